@@ -1,0 +1,2 @@
+//! OpenTelemetry tracing for the browser, in Rust and WebAssembly.
+#![warn(missing_docs)]
