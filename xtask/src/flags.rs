@@ -1,0 +1,84 @@
+//! Command-line flags of `cargo xtask`, parsed once into typed values.
+
+use anyhow::{Context, bail};
+
+pub(crate) const HELP: &str = "\
+cargo xtask <command>
+
+Commands:
+  dev      install what is missing, build, and run explorer + backend + trunk serve (Ctrl-C stops all)
+  test     install what is missing and run every check CI runs
+           --skip-e2e       leave out the browser end-to-end tests
+  install  only install the tools (Rust target, Debian packages, trunk, wasm-bindgen-cli)
+";
+
+#[derive(Debug)]
+pub(crate) enum Xtask {
+    Help,
+    Dev(Dev),
+    Test(Test),
+    Install,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Dev {}
+
+#[derive(Debug, Default)]
+pub(crate) struct Test {
+    pub(crate) skip_e2e: bool,
+}
+
+impl Xtask {
+    pub(crate) fn from_env() -> anyhow::Result<Self> {
+        Self::parse(std::env::args().skip(1))
+    }
+
+    fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Self> {
+        let Some(command) = args.next() else {
+            return Ok(Self::Help);
+        };
+        let rest: Vec<String> = args.collect();
+        let flag = |name: &str| rest.iter().any(|a| a == name);
+        let known = |names: &[&str]| -> anyhow::Result<()> {
+            if let Some(unknown) = rest.iter().find(|a| !names.contains(&a.as_str())) {
+                bail!("unknown flag `{unknown}` for `cargo xtask {command}`\n\n{HELP}");
+            }
+            Ok(())
+        };
+        match command.as_str() {
+            "dev" => {
+                known(&[])?;
+                Ok(Self::Dev(Dev {}))
+            }
+            "test" => {
+                known(&["--skip-e2e"])?;
+                Ok(Self::Test(Test { skip_e2e: flag("--skip-e2e") }))
+            }
+            "install" => known(&[]).map(|_| Self::Install),
+            "help" | "--help" | "-h" => Ok(Self::Help),
+            other => Err(anyhow::anyhow!("unknown command `{other}`\n\n{HELP}")).context("cargo xtask"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> anyhow::Result<Xtask> {
+        Xtask::parse(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn test_flags_are_parsed() {
+        assert!(matches!(parse(&["test", "--skip-e2e"]), Ok(Xtask::Test(Test { skip_e2e: true }))));
+        assert!(matches!(parse(&["dev"]), Ok(Xtask::Dev(_))));
+    }
+
+    #[test]
+    fn unknown_flags_and_commands_are_errors() {
+        assert!(parse(&["test", "--fast"]).is_err());
+        assert!(parse(&["deploy"]).is_err());
+        assert!(matches!(parse(&[]), Ok(Xtask::Help)));
+    }
+}

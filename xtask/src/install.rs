@@ -1,0 +1,140 @@
+//! Installs what the project needs, idempotently: each tool is version-checked first and only
+//! installed when missing or at the wrong version. One line per step.
+//!
+//! | tool | from | why this version |
+//! |---|---|---|
+//! | `wasm32-unknown-unknown` | rustup | pinned in `rust-toolchain.toml` |
+//! | `chromium`, `chromedriver`, `wasm-opt` | Debian `chromium`, `chromium-driver`, `binaryen` | the browser tests; `Trunk.toml` pins wasm-opt 108 |
+//! | `trunk` | `cargo install --locked trunk --version 0.21.14` | newer trunk needs a newer rustc |
+//! | `wasm-bindgen`, `wasm-bindgen-test-runner` | `cargo install wasm-bindgen-cli` | must equal `wasm-bindgen` in `Cargo.lock` |
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+use crate::process;
+
+pub(crate) const TRUNK_VERSION: &str = "0.21.14";
+const DEBIAN_PACKAGES: &[(&str, &str)] =
+    &[("chromium", "chromium"), ("chromedriver", "chromium-driver"), ("wasm-opt", "binaryen")];
+
+/// Paths of the installed browser tooling, for the steps that drive a browser.
+#[derive(Debug, Clone)]
+pub(crate) struct Tools {
+    pub(crate) chromium: PathBuf,
+    pub(crate) chromedriver: PathBuf,
+}
+
+pub(crate) fn all() -> anyhow::Result<Tools> {
+    println!("== checking tools");
+    wasm_target()?;
+    let tools = debian_packages()?;
+    cargo_tool("trunk", "trunk", TRUNK_VERSION, true)?;
+    let wasm_bindgen = wasm_bindgen_version()?;
+    cargo_tool("wasm-bindgen", "wasm-bindgen-cli", &wasm_bindgen, false)?;
+    Ok(tools)
+}
+
+fn wasm_target() -> anyhow::Result<()> {
+    let installed =
+        process::output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
+    if installed.lines().any(|t| t == "wasm32-unknown-unknown") {
+        println!("ok   rust target wasm32-unknown-unknown");
+        return Ok(());
+    }
+    println!("add  rust target wasm32-unknown-unknown");
+    process::run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
+}
+
+fn debian_packages() -> anyhow::Result<Tools> {
+    let missing: Vec<&str> =
+        DEBIAN_PACKAGES.iter().filter(|(bin, _)| which(bin).is_none()).map(|(_, pkg)| *pkg).collect();
+    if !missing.is_empty() {
+        let line = format!("apt-get install -y {}", missing.join(" "));
+        if !is_root() {
+            bail!(
+                "missing Debian packages: {}\nrun this as root, then try again:\n    sudo apt-get update && sudo {line}",
+                missing.join(", ")
+            );
+        }
+        println!("apt  {}", missing.join(" "));
+        process::run(Command::new("apt-get").args(["update", "-q"]))?;
+        process::run(
+            Command::new("apt-get")
+                .args(["install", "-y", "-q"])
+                .args(&missing)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+    }
+    for (bin, pkg) in DEBIAN_PACKAGES {
+        let version = process::output(Command::new(bin).arg("--version")).unwrap_or_default();
+        println!("ok   {bin} ({pkg}): {}", version.lines().next().unwrap_or("?"));
+    }
+    let wasm_opt = process::output(Command::new("wasm-opt").arg("--version")).unwrap_or_default();
+    if !wasm_opt.contains("version 108") {
+        println!("warn wasm-opt is not version 108 ({wasm_opt}); Trunk.toml pins version_108");
+    }
+    Ok(Tools {
+        chromium: which("chromium").context("chromium not on PATH after install")?,
+        chromedriver: which("chromedriver").context("chromedriver not on PATH after install")?,
+    })
+}
+
+/// Installs `krate` with `cargo install` unless `bin --version` already reports `version`.
+fn cargo_tool(bin: &str, krate: &str, version: &str, locked: bool) -> anyhow::Result<()> {
+    let current = process::output(Command::new(bin).arg("--version")).unwrap_or_default();
+    if current.split_whitespace().any(|word| word == version) {
+        println!("ok   {bin} {version}");
+        return Ok(());
+    }
+    let was = if current.is_empty() { "not installed".to_owned() } else { current };
+    println!("get  {krate} {version} ({was}); this takes a few minutes on a cold machine");
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(crate::project_root()).args(["install", krate, "--version", version, "--force"]);
+    if locked {
+        cmd.arg("--locked");
+    }
+    process::run_with_progress(krate, &mut cmd)
+}
+
+/// The exact `wasm-bindgen` version in `Cargo.lock`: the CLI must match it to the byte.
+pub(crate) fn wasm_bindgen_version() -> anyhow::Result<String> {
+    let lock =
+        std::fs::read_to_string(crate::project_root().join("Cargo.lock")).context("reading Cargo.lock")?;
+    lock_version(&lock, "wasm-bindgen").context("wasm-bindgen is not in Cargo.lock")
+}
+
+fn lock_version(lock: &str, package: &str) -> Option<String> {
+    let needle = format!("name = \"{package}\"");
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == needle {
+            let version = lines.next()?.trim().strip_prefix("version = \"")?;
+            return Some(version.trim_end_matches('"').to_owned());
+        }
+    }
+    None
+}
+
+fn which(bin: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(bin)).find(|p| p.is_file())
+}
+
+fn is_root() -> bool {
+    process::output(Command::new("id").arg("-u")).as_deref() == Some("0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lock_version;
+
+    #[test]
+    fn lock_version_finds_the_exact_package() {
+        let lock = "[[package]]\nname = \"wasm-bindgen-futures\"\nversion = \"0.4.1\"\n\n\
+                    [[package]]\nname = \"wasm-bindgen\"\nversion = \"0.2.130\"\n";
+        assert_eq!(lock_version(lock, "wasm-bindgen").as_deref(), Some("0.2.130"));
+        assert_eq!(lock_version(lock, "trunk"), None);
+    }
+}

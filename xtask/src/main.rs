@@ -1,0 +1,37 @@
+//! `cargo xtask`: the project's own commands, so a fresh clone needs nothing but rustup.
+//!
+//! - `cargo xtask dev` installs what is missing, builds, and runs the explorer, the backend and
+//!   `trunk serve` until Ctrl-C.
+//! - `cargo xtask test` installs what is missing and runs every check CI runs.
+//!
+//! Each subcommand lives in its own module; tool installation is in [`install`], child-process
+//! supervision in [`process`].
+
+mod dev;
+mod flags;
+mod install;
+mod process;
+mod test;
+
+use std::path::{Path, PathBuf};
+
+fn main() -> anyhow::Result<()> {
+    let flags = flags::Xtask::from_env()?;
+    match flags {
+        flags::Xtask::Help => {
+            print!("{}", flags::HELP);
+            Ok(())
+        }
+        flags::Xtask::Dev(dev) => dev::run(&dev),
+        flags::Xtask::Test(test) => test::run(&test),
+        flags::Xtask::Install => install::all().map(|_| ()),
+    }
+}
+
+/// The workspace root, whatever directory `cargo xtask` was started from.
+pub(crate) fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}

@@ -1,0 +1,108 @@
+//! `cargo xtask test`: every check CI runs, in the order that fails fastest.
+//!
+//! 1. `cargo fmt --check`
+//! 2. clippy, native and wasm32, warnings denied
+//! 3. native unit and integration tests
+//! 4. the SDK's wasm tests in headless Chromium (wasm-bindgen-test-runner + chromedriver)
+//! 5. the end-to-end tests: trunk builds the frontend, the e2e crate drives Chromium against it
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::Context;
+
+use crate::{flags, install, process, project_root};
+
+/// The packages that compile to the browser; everything else is native only.
+const WASM_PACKAGES: &[&str] = &["otel-web", "cruddur-frontend"];
+/// The packages whose tests run natively (the frontend is tested in the browser by e2e).
+const NATIVE_TEST_PACKAGES: &[&str] = &["otel-web", "cruddur-backend", "trace-explorer", "xtask"];
+
+/// Chromium's flags for this machine kind: no sandbox (root), no GPU, and no background
+/// traffic to hosts the closed network refuses.
+pub(crate) const CHROMIUM_ARGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+];
+
+pub(crate) fn run(flags: &flags::Test) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let tools = install::all()?;
+    let root = project_root();
+
+    step("formatting");
+    process::run(cargo(&root).args(["fmt", "--all", "--check"]))?;
+
+    step("clippy (native)");
+    process::run(cargo(&root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+
+    step("clippy (wasm32)");
+    process::run(
+        cargo(&root)
+            .args(["clippy", "--target", "wasm32-unknown-unknown", "--all-targets"])
+            .args(packages(WASM_PACKAGES))
+            .args(["--", "-D", "warnings"]),
+    )?;
+
+    step("native tests");
+    process::run(cargo(&root).arg("test").args(packages(NATIVE_TEST_PACKAGES)))?;
+
+    step("wasm tests in headless Chromium");
+    write_webdriver_json(&root.join("sdk"))?;
+    process::run(
+        cargo(&root)
+            .args(["test", "--target", "wasm32-unknown-unknown", "-p", "otel-web", "--tests"])
+            .env("CHROMEDRIVER", &tools.chromedriver)
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "120"),
+    )?;
+
+    if flags.skip_e2e {
+        println!("skipping the end-to-end tests (--skip-e2e)");
+    } else {
+        step("end-to-end tests in headless Chromium");
+        crate::dev::build_frontend(&root, false)?;
+        process::run(cargo(&root).args(["build", "-p", "cruddur-backend", "-p", "trace-explorer"]))?;
+        process::run(
+            cargo(&root)
+                .args(["test", "-p", "e2e"])
+                .env("E2E_CHROMEDRIVER", &tools.chromedriver)
+                .env("E2E_CHROMIUM", &tools.chromium)
+                .env("E2E_CHROMIUM_ARGS", CHROMIUM_ARGS.join(" ")),
+        )?;
+    }
+
+    println!("\nall checks passed in {} s", started.elapsed().as_secs());
+    Ok(())
+}
+
+fn step(name: &str) {
+    println!("\n== {name}");
+}
+
+fn cargo(root: &Path) -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root);
+    cmd
+}
+
+fn packages<'a>(names: &'a [&'a str]) -> impl Iterator<Item = String> + 'a {
+    names.iter().map(|p| format!("--package={p}"))
+}
+
+/// wasm-bindgen-test-runner reads the browser's capabilities from `webdriver.json` in the
+/// crate directory; a fresh profile directory per run keeps runs independent.
+fn write_webdriver_json(crate_dir: &Path) -> anyhow::Result<()> {
+    let profile = std::env::temp_dir().join(format!("otel-web-chromium-{}", std::process::id()));
+    let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|a| format!("\"{a}\"")).collect();
+    args.push(format!("\"--user-data-dir={}\"", profile.display()));
+    let json = format!("{{\n  \"goog:chromeOptions\": {{ \"args\": [{}] }}\n}}\n", args.join(", "));
+    std::fs::write(crate_dir.join("webdriver.json"), json).context("writing sdk/webdriver.json")
+}
