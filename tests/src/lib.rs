@@ -1,0 +1,22 @@
+//! The end-to-end harness: real Chromium through chromedriver, real servers on loopback ports
+//! handed out by the OS.
+//!
+//! - [`browser`]: starts chromedriver and a headless Chromium session.
+//! - [`servers`]: serves the trunk-built `dist/` and hands out free ports.
+
+pub mod browser;
+pub mod servers;
+
+use std::path::PathBuf;
+
+/// The workspace root (the e2e crate lives in `tests/`).
+pub fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Where the tests leave screenshots for people to look at.
+pub fn artifacts_dir() -> PathBuf {
+    let dir = project_root().join("target/e2e");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
