@@ -1,2 +1,101 @@
-//! OpenTelemetry tracing for the browser, in Rust and WebAssembly.
+//! # otel-web
+//!
+//! OpenTelemetry tracing for the browser, in Rust compiled to WebAssembly.
+//!
+//! Application code uses the standard [`opentelemetry`] API — `global::tracer`, `Context`,
+//! `TraceContextExt`, `FutureExt::with_context` — exactly as in a Rust service. otel-web is
+//! the SDK behind it that works on `wasm32-unknown-unknown`: no threads, no
+//! `SystemTime::now()`, no `Send` futures. It batches spans on browser timers, exports OTLP/JSON
+//! over `fetch`, and flushes with `keepalive` when the page is hidden or unloaded.
+//!
+//! ## Quick start
+//!
+//! ```
+//! use opentelemetry::trace::{Span as _, TraceContextExt, Tracer as _};
+//! use opentelemetry::{Context, KeyValue, global};
+//! # use otel_web::export::InMemoryExporter;
+//!
+//! // Once, at start-up. The page may override any of this (see `Config::merge_page`).
+//! let config = otel_web::Config::default()
+//!     .with_service_name("frontend")
+//!     .with_traces_endpoint("/v1/traces") // a same-origin relay adds credentials server-side
+//!     .merge_page()
+//!     .expect("valid configuration");
+//! # let config = config.with_exporters([]);
+//! let provider = otel_web::init(config).expect("valid configuration");
+//!
+//! // After sign-in: every later span carries the user.
+//! provider.set_span_attribute(KeyValue::new("user.id", "andrewbrown"));
+//!
+//! // Anywhere: the standard API.
+//! let tracer = global::tracer("cruddur");
+//! tracer.in_span("load home", |cx| {
+//!     cx.span().set_attribute(KeyValue::new("app.result_length", 3));
+//! });
+//! ```
+//!
+//! ## Context across `.await`
+//!
+//! The browser has no threads, but futures still interleave. `Context::current()` is the
+//! context of whoever is running *now*, so a future started with `spawn_local` must carry its
+//! context with it:
+//!
+//! ```
+//! use opentelemetry::context::FutureExt;
+//! use opentelemetry::trace::{TraceContextExt, Tracer};
+//! use opentelemetry::{Context, global};
+//!
+//! async fn load_home() { /* traced fetches here are children of "load home" */ }
+//!
+//! let span = global::tracer("cruddur").start("load home");
+//! let cx = Context::current_with_span(span);
+//! let task = load_home().with_context(cx); // attach on every poll, detach after
+//! // wasm_bindgen_futures::spawn_local(task);
+//! # drop(task);
+//! ```
+//!
+//! Unlike Zone.js in OpenTelemetry JS, this works with native `async`/`await`: the context
+//! travels with the future, not with the event loop.
+//!
+//! ## What is in the crate
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`trace`] | `TracerProvider`, `Tracer`, `Span` (the `opentelemetry` traits), samplers, limits, ids |
+//! | [`processor`] | batch (browser timers, page-hide flush) and simple processors |
+//! | [`export`] | OTLP/HTTP JSON over `fetch`, console, in-memory (feature `testing`) |
+//! | [`propagation`] | W3C `traceparent`/`tracestate` and `baggage` |
+//! | [`config`] | typed configuration, also read from the page |
+//! | [`semconv`] | attribute keys, including the documented `otelweb.*` ones |
+//!
+//! ## Features
+//!
+//! - `testing`: [`export::InMemoryExporter`], for tests of instrumented code.
+//!
+//! ## Never breaking the page
+//!
+//! Nothing in the SDK panics or throws into the host page: failures are reported once (a
+//! rate-limited `console.warn`) and the app keeps running. Configuration errors are returned
+//! from [`init`] and name the field.
 #![warn(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod config;
+pub mod error;
+pub mod export;
+mod init;
+mod platform;
+pub mod processor;
+pub mod propagation;
+mod report;
+mod resource;
+pub mod semconv;
+mod sync;
+pub mod trace;
+
+pub use config::{Config, ExporterKind};
+pub use error::{ConfigError, ExportError};
+pub use init::{build_provider, init, now};
+pub use resource::{Resource, ResourceBuilder};
+pub use sync::LocalBoxFuture;
+pub use trace::TracerProvider;

@@ -1,0 +1,382 @@
+//! Reading configuration from the page: a JSON `<script>` block and `<meta>` tags.
+//!
+//! The browser parses the JSON (`JSON.parse`), so no JSON parser is compiled into the wasm; the
+//! result is converted to a small [`PageValue`] tree whose interpretation is plain Rust, unit
+//! tested natively.
+
+use std::time::Duration;
+
+use opentelemetry::{KeyValue, Value};
+
+use super::{Config, ExporterKind};
+use crate::error::ConfigError;
+use crate::report::{self, Problem};
+use crate::trace::{IdGenerator, Sampler};
+
+/// The `id` of the `<script type="application/json">` element holding the configuration.
+pub const PAGE_CONFIG_ELEMENT_ID: &str = "otel-web-config";
+
+/// A JSON value from the page.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code, reason = "built from JS values in the browser"))]
+pub(crate) enum PageValue {
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(String),
+    List(Vec<PageValue>),
+    Map(Vec<(String, PageValue)>),
+}
+
+impl PageValue {
+    fn kind(&self) -> &'static str {
+        match self {
+            PageValue::Null => "null",
+            PageValue::Bool(_) => "a boolean",
+            PageValue::Number(_) => "a number",
+            PageValue::String(_) => "a string",
+            PageValue::List(_) => "a list",
+            PageValue::Map(_) => "an object",
+        }
+    }
+}
+
+pub(super) fn merge(config: Config) -> Result<Config, ConfigError> {
+    let (json, metas) = imp::read_page()?;
+    let config = match json {
+        Some(json) => apply_json(config, &json)?,
+        None => config,
+    };
+    apply_meta(config, &metas)
+}
+
+fn string(field: &'static str, value: &PageValue) -> Result<String, ConfigError> {
+    match value {
+        PageValue::String(s) => Ok(s.clone()),
+        other => Err(ConfigError::field(field, format!("must be a string, got {}", other.kind()))),
+    }
+}
+
+fn count(field: &'static str, value: &PageValue) -> Result<u64, ConfigError> {
+    match value {
+        PageValue::Number(n) if *n >= 0.0 && n.fract() == 0.0 && *n <= u32::MAX as f64 => Ok(*n as u64),
+        PageValue::String(s) => {
+            s.trim().parse().map_err(|_| ConfigError::field(field, format!("must be a whole number, got {s:?}")))
+        }
+        other => Err(ConfigError::field(field, format!("must be a whole number, got {}", other.kind()))),
+    }
+}
+
+fn map<'a>(field: &'static str, value: &'a PageValue) -> Result<&'a [(String, PageValue)], ConfigError> {
+    match value {
+        PageValue::Map(entries) => Ok(entries),
+        other => Err(ConfigError::field(field, format!("must be an object, got {}", other.kind()))),
+    }
+}
+
+fn exporters(value: &PageValue) -> Result<Vec<ExporterKind>, ConfigError> {
+    let names: Vec<String> = match value {
+        PageValue::String(s) => s.split(',').map(|n| n.trim().to_owned()).collect(),
+        PageValue::List(items) => items.iter().map(|i| string("exporters", i)).collect::<Result<_, _>>()?,
+        other => return Err(ConfigError::field("exporters", format!("must be a list, got {}", other.kind()))),
+    };
+    let mut kinds = Vec::new();
+    for name in names.iter().filter(|n| !n.is_empty()) {
+        match name.as_str() {
+            "otlp" => kinds.push(ExporterKind::Otlp),
+            "console" => kinds.push(ExporterKind::Console),
+            "none" => {}
+            other => {
+                return Err(ConfigError::field(
+                    "exporters",
+                    format!("must name otlp, console or none; got {other:?}"),
+                ));
+            }
+        }
+    }
+    Ok(kinds)
+}
+
+fn endpoint_base(base: &str) -> String {
+    format!("{}/v1/traces", base.trim_end_matches('/'))
+}
+
+pub(crate) fn apply_json(mut config: Config, json: &PageValue) -> Result<Config, ConfigError> {
+    let mut sampler_name = None;
+    let mut sampler_arg = None;
+    for (key, value) in map("otel-web-config", json)? {
+        match key.as_str() {
+            "serviceName" => config.service_name = string("serviceName", value)?,
+            "serviceVersion" => config.service_version = Some(string("serviceVersion", value)?),
+            "environment" => config.deployment_environment = Some(string("environment", value)?),
+            "resourceAttributes" => {
+                for (name, v) in map("resourceAttributes", value)? {
+                    let v = match v {
+                        PageValue::String(s) => Value::from(s.clone()),
+                        PageValue::Bool(b) => Value::from(*b),
+                        PageValue::Number(n) if n.fract() == 0.0 && n.abs() < 9e15 => Value::from(*n as i64),
+                        PageValue::Number(n) => Value::from(*n),
+                        other => {
+                            return Err(ConfigError::field(
+                                "resourceAttributes",
+                                format!("values must be strings, numbers or booleans; {name:?} is {}", other.kind()),
+                            ));
+                        }
+                    };
+                    config.resource_attributes.push(KeyValue::new(name.clone(), v));
+                }
+            }
+            "exporters" => config.exporters = exporters(value)?,
+            "endpoint" => config.traces_endpoint = endpoint_base(&string("endpoint", value)?),
+            "tracesEndpoint" => config.traces_endpoint = string("tracesEndpoint", value)?,
+            "headers" => {
+                for (name, v) in map("headers", value)? {
+                    config.headers.push((name.clone(), string("headers", v)?));
+                }
+            }
+            "exportTimeoutMs" => config.request_timeout = Duration::from_millis(count("exportTimeoutMs", value)?),
+            "sampler" => sampler_name = Some(string("sampler", value)?),
+            "samplerArg" => {
+                sampler_arg = Some(match value {
+                    PageValue::Number(n) => n.to_string(),
+                    other => string("samplerArg", other)?,
+                })
+            }
+            "batch" => {
+                for (name, v) in map("batch", value)? {
+                    let batch = &mut config.batch;
+                    match name.as_str() {
+                        "maxQueueSize" => batch.max_queue_size = count("batch.maxQueueSize", v)? as usize,
+                        "maxExportBatchSize" => {
+                            batch.max_export_batch_size = count("batch.maxExportBatchSize", v)? as usize
+                        }
+                        "scheduledDelayMs" => {
+                            batch.scheduled_delay = Duration::from_millis(count("batch.scheduledDelayMs", v)?)
+                        }
+                        "exportTimeoutMs" => {
+                            batch.export_timeout = Duration::from_millis(count("batch.exportTimeoutMs", v)?)
+                        }
+                        other => unknown("batch", other),
+                    }
+                }
+            }
+            "limits" => {
+                for (name, v) in map("limits", value)? {
+                    let limits = &mut config.limits;
+                    match name.as_str() {
+                        "attributeCountLimit" => {
+                            limits.max_attributes_per_span = count("limits.attributeCountLimit", v)? as u32
+                        }
+                        "attributeValueLengthLimit" => {
+                            limits.max_attribute_value_length =
+                                Some(count("limits.attributeValueLengthLimit", v)? as u32)
+                        }
+                        "eventCountLimit" => limits.max_events_per_span = count("limits.eventCountLimit", v)? as u32,
+                        "linkCountLimit" => limits.max_links_per_span = count("limits.linkCountLimit", v)? as u32,
+                        other => unknown("limits", other),
+                    }
+                }
+            }
+            "idGenerator" => {
+                config.id_generator = match string("idGenerator", value)?.as_str() {
+                    "random" => IdGenerator::Random,
+                    "xray" => IdGenerator::XRay,
+                    other => {
+                        return Err(ConfigError::field("idGenerator", format!("must be random or xray, got {other:?}")));
+                    }
+                }
+            }
+            other => unknown("otel-web-config", other),
+        }
+    }
+    apply_sampler(config, sampler_name, sampler_arg)
+}
+
+fn apply_sampler(mut config: Config, name: Option<String>, arg: Option<String>) -> Result<Config, ConfigError> {
+    match (name, arg) {
+        (Some(name), arg) => config.sampler = Sampler::from_name(&name, arg.as_deref())?,
+        (None, Some(arg)) => {
+            // A ratio alone adjusts a ratio sampler, as OTEL_TRACES_SAMPLER_ARG does.
+            config.sampler = Sampler::from_name("parentbased_traceidratio", Some(&arg))?;
+        }
+        (None, None) => {}
+    }
+    Ok(config)
+}
+
+/// Unknown keys are reported (a typo should be visible) but do not stop the app.
+fn unknown(section: &str, key: &str) {
+    report::warn(Problem::Config, &format!("unknown configuration key {key:?} in {section}; it is ignored"));
+}
+
+pub(crate) fn apply_meta(mut config: Config, metas: &[(String, String)]) -> Result<Config, ConfigError> {
+    let mut sampler_name = None;
+    let mut sampler_arg = None;
+    for (name, content) in metas {
+        let Some(key) = name.strip_prefix("otel-web:") else { continue };
+        match key {
+            "service-name" => config.service_name = content.clone(),
+            "service-version" => config.service_version = Some(content.clone()),
+            "environment" => config.deployment_environment = Some(content.clone()),
+            "exporters" => config.exporters = exporters(&PageValue::String(content.clone()))?,
+            "endpoint" => config.traces_endpoint = endpoint_base(content),
+            "traces-endpoint" => config.traces_endpoint = content.clone(),
+            "sampler" => sampler_name = Some(content.clone()),
+            "sampler-arg" => sampler_arg = Some(content.clone()),
+            other => unknown("<meta> tags", other),
+        }
+    }
+    apply_sampler(config, sampler_name, sampler_arg)
+}
+
+#[cfg(target_arch = "wasm32")]
+mod imp {
+    use wasm_bindgen::{JsCast, JsValue};
+
+    use super::{PAGE_CONFIG_ELEMENT_ID, PageValue};
+    use crate::error::ConfigError;
+
+    const MAX_DEPTH: usize = 8;
+
+    pub(super) fn read_page() -> Result<(Option<PageValue>, Vec<(String, String)>), ConfigError> {
+        let Some(document) = js_sys::global().dyn_into::<web_sys::Window>().ok().and_then(|w| w.document()) else {
+            return Ok((None, Vec::new()));
+        };
+        let json = match document.get_element_by_id(PAGE_CONFIG_ELEMENT_ID).and_then(|e| e.text_content()) {
+            Some(text) if !text.trim().is_empty() => {
+                let parsed = js_sys::JSON::parse(&text)
+                    .map_err(|e| ConfigError::InvalidJson(crate::platform::fetch::describe(&e)))?;
+                Some(convert(&parsed, 0))
+            }
+            _ => None,
+        };
+        let mut metas = Vec::new();
+        if let Ok(nodes) = document.query_selector_all("meta[name^=\"otel-web:\"]") {
+            for i in 0..nodes.length() {
+                if let Some(meta) = nodes.item(i).and_then(|n| n.dyn_into::<web_sys::Element>().ok()) {
+                    if let (Some(name), Some(content)) = (meta.get_attribute("name"), meta.get_attribute("content")) {
+                        metas.push((name, content));
+                    }
+                }
+            }
+        }
+        Ok((json, metas))
+    }
+
+    fn convert(value: &JsValue, depth: usize) -> PageValue {
+        if depth > MAX_DEPTH || value.is_null() || value.is_undefined() {
+            return PageValue::Null;
+        }
+        if let Some(b) = value.as_bool() {
+            return PageValue::Bool(b);
+        }
+        if let Some(n) = value.as_f64() {
+            return PageValue::Number(n);
+        }
+        if let Some(s) = value.as_string() {
+            return PageValue::String(s);
+        }
+        if js_sys::Array::is_array(value) {
+            let array: &js_sys::Array = value.unchecked_ref();
+            return PageValue::List(array.iter().map(|v| convert(&v, depth + 1)).collect());
+        }
+        if let Some(object) = value.dyn_ref::<js_sys::Object>() {
+            let entries = js_sys::Object::entries(object)
+                .iter()
+                .filter_map(|entry| {
+                    let pair: js_sys::Array = entry.dyn_into().ok()?;
+                    Some((pair.get(0).as_string()?, convert(&pair.get(1), depth + 1)))
+                })
+                .collect();
+            return PageValue::Map(entries);
+        }
+        PageValue::Null
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod imp {
+    use super::PageValue;
+    use crate::error::ConfigError;
+
+    /// Outside a browser there is no page to read.
+    pub(super) fn read_page() -> Result<(Option<PageValue>, Vec<(String, String)>), ConfigError> {
+        Ok((None, Vec::new()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::processor::BatchConfig;
+
+    fn obj(entries: &[(&str, PageValue)]) -> PageValue {
+        PageValue::Map(entries.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+    }
+
+    fn s(v: &str) -> PageValue {
+        PageValue::String(v.into())
+    }
+
+    #[test]
+    fn page_json_sets_every_field() {
+        let json = obj(&[
+            ("serviceName", s("frontend")),
+            ("serviceVersion", s("1.2.3")),
+            ("environment", s("staging")),
+            ("resourceAttributes", obj(&[("team", s("web")), ("build", PageValue::Number(42.0))])),
+            ("exporters", PageValue::List(vec![s("otlp"), s("console")])),
+            ("endpoint", s("http://127.0.0.1:4318/")),
+            ("headers", obj(&[("x-team", s("web"))])),
+            ("sampler", s("parentbased_traceidratio")),
+            ("samplerArg", PageValue::Number(0.25)),
+            ("batch", obj(&[("maxQueueSize", PageValue::Number(100.0)), ("scheduledDelayMs", s("250"))])),
+            ("limits", obj(&[("attributeValueLengthLimit", PageValue::Number(64.0))])),
+            ("idGenerator", s("xray")),
+        ]);
+        let config = apply_json(Config::default(), &json).expect("valid");
+        assert_eq!(config.service_name, "frontend");
+        assert_eq!(config.deployment_environment.as_deref(), Some("staging"));
+        assert_eq!(config.resource_attributes, vec![KeyValue::new("team", "web"), KeyValue::new("build", 42i64)]);
+        assert_eq!(config.exporters, vec![ExporterKind::Otlp, ExporterKind::Console]);
+        assert_eq!(config.traces_endpoint, "http://127.0.0.1:4318/v1/traces");
+        assert_eq!(config.headers, vec![("x-team".to_owned(), "web".to_owned())]);
+        assert_eq!(config.sampler, Sampler::ParentBased(Box::new(Sampler::TraceIdRatio(0.25))));
+        assert_eq!(
+            config.batch,
+            BatchConfig { max_queue_size: 100, scheduled_delay: Duration::from_millis(250), ..Default::default() }
+        );
+        assert_eq!(config.limits.max_attribute_value_length, Some(64));
+        assert_eq!(config.id_generator, IdGenerator::XRay);
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let cases = [
+            (obj(&[("serviceName", PageValue::Number(1.0))]), "`serviceName`"),
+            (obj(&[("batch", obj(&[("maxQueueSize", s("many"))]))]), "`batch.maxQueueSize`"),
+            (obj(&[("exporters", s("otlp,zipkin"))]), "`exporters`"),
+            (obj(&[("sampler", s("half"))]), "`sampler`"),
+            (obj(&[("samplerArg", s("1.5"))]), "`samplerArg`"),
+            (s("not an object"), "`otel-web-config`"),
+        ];
+        for (json, field) in cases {
+            let err = apply_json(Config::default(), &json).expect_err(field);
+            assert!(err.to_string().contains(field), "{err} should name {field}");
+        }
+    }
+
+    #[test]
+    fn meta_tags_override_and_none_disables_export() {
+        let metas = [
+            ("otel-web:service-name".to_owned(), "from-meta".to_owned()),
+            ("otel-web:exporters".to_owned(), "none".to_owned()),
+            ("otel-web:sampler-arg".to_owned(), "0.5".to_owned()),
+            ("description".to_owned(), "ignored".to_owned()),
+        ];
+        let config = apply_meta(Config::default(), &metas).expect("valid");
+        assert_eq!(config.service_name, "from-meta");
+        assert!(config.exporters.is_empty());
+        assert_eq!(config.sampler, Sampler::ParentBased(Box::new(Sampler::TraceIdRatio(0.5))));
+    }
+}

@@ -1,0 +1,84 @@
+//! Span exporters: where finished spans go.
+//!
+//! - [`OtlpHttpExporter`]: OTLP/HTTP with JSON over `fetch`, to a collector, Honeycomb, or a
+//!   same-origin relay.
+//! - [`ConsoleExporter`]: one readable line per span in the devtools console.
+//! - [`InMemoryExporter`] (feature `testing`): keeps spans for assertions.
+
+mod console;
+#[cfg(any(test, feature = "testing"))]
+mod in_memory;
+pub mod otlp_json;
+mod otlp_http;
+mod retry;
+
+use std::fmt;
+
+pub use console::ConsoleExporter;
+#[cfg(any(test, feature = "testing"))]
+pub use in_memory::InMemoryExporter;
+pub use otlp_http::{
+    ExportStats, HONEYCOMB_ENDPOINT, KEEPALIVE_MAX_BODY_BYTES, KEEPALIVE_MAX_IN_FLIGHT,
+    OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT_MS, OtlpHttpExporter, OtlpHttpExporterBuilder,
+};
+pub use retry::RetryPolicy;
+
+use crate::error::ExportError;
+use crate::resource::Resource;
+use crate::sync::LocalBoxFuture;
+use crate::trace::SpanData;
+
+/// How an export must be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportMode {
+    /// Ordinary batching: retries allowed.
+    Normal,
+    /// The page is being hidden or unloaded: requests must start before the call returns,
+    /// survive the page (`fetch` with `keepalive`), and fit the browser's keepalive budget.
+    Unload,
+}
+
+/// Sends finished spans somewhere.
+///
+/// Contract: `export` must not block and must not panic; in [`ExportMode::Unload`] it must
+/// start sending before it returns. The processor awaits one normal export at a time.
+/// `shutdown` is called once; exports after it fail with [`ExportError::AlreadyShutdown`].
+pub trait SpanExporter: fmt::Debug {
+    /// Sends `batch`; resolves when the receiver has answered (or the export failed).
+    fn export(&self, batch: Vec<SpanData>, mode: ExportMode) -> LocalBoxFuture<'static, Result<(), ExportError>>;
+
+    /// The provider's resource, given once before the first export.
+    fn set_resource(&self, _resource: &Resource) {}
+
+    /// Releases what the exporter holds.
+    fn shutdown(&self) {}
+}
+
+/// A finished span for unit tests.
+#[cfg(test)]
+pub(crate) fn test_span(name: &str) -> SpanData {
+    use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceFlags, TraceId, TraceState};
+    SpanData {
+        span_context: SpanContext::new(
+            TraceId::from(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10u128),
+            SpanId::from(0x1112_1314_1516_1718u64),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::NONE,
+        ),
+        parent_span_id: SpanId::INVALID,
+        parent_span_is_remote: false,
+        span_kind: SpanKind::Internal,
+        name: name.to_owned().into(),
+        start_time_unix_nano: 1_700_000_000_000_000_000,
+        end_time_unix_nano: 1_700_000_000_250_000_000,
+        attributes: Vec::new(),
+        dropped_attributes_count: 0,
+        events: Vec::new(),
+        dropped_events_count: 0,
+        links: Vec::new(),
+        dropped_links_count: 0,
+        status: Default::default(),
+        scope: std::sync::Arc::new(opentelemetry::InstrumentationScope::builder("test").build()),
+    }
+}

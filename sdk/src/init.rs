@@ -1,0 +1,83 @@
+//! Turning a [`Config`] into a running pipeline, and installing it globally.
+
+use crate::config::{Config, ExporterKind};
+use crate::error::ConfigError;
+use crate::export::{ConsoleExporter, OtlpHttpExporter};
+use crate::processor::{BatchSpanProcessor, SimpleSpanProcessor};
+use crate::resource::Resource;
+use crate::trace::TracerProvider;
+
+/// Builds a provider from `config` and installs it as the global tracer provider, with the W3C
+/// `traceparent` + `baggage` propagators as the global propagator. Keep the returned provider
+/// to flush, shut down, or set attributes on every later span.
+///
+/// ```no_run
+/// let provider = otel_web::init(otel_web::Config::default().with_service_name("frontend"))
+///     .expect("valid configuration");
+/// # let _ = provider;
+/// ```
+pub fn init(config: Config) -> Result<TracerProvider, ConfigError> {
+    let provider = build_provider(config)?;
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    opentelemetry::global::set_text_map_propagator(crate::propagation::default_propagator());
+    Ok(provider)
+}
+
+/// Builds a provider from `config` without installing anything globally.
+pub fn build_provider(config: Config) -> Result<TracerProvider, ConfigError> {
+    config.validate()?;
+    let mut resource = Resource::builder().with_browser_detection().with_service_name(config.service_name.clone());
+    if let Some(version) = &config.service_version {
+        resource = resource.with_service_version(version.clone());
+    }
+    if let Some(environment) = &config.deployment_environment {
+        resource = resource.with_deployment_environment(environment.clone());
+    }
+    let resource = resource.with_attributes(config.resource_attributes.iter().cloned()).build();
+
+    let mut builder = TracerProvider::builder()
+        .with_resource(resource)
+        .with_sampler(config.sampler.clone())
+        .with_span_limits(config.limits)
+        .with_id_generator(config.id_generator);
+    for kind in &config.exporters {
+        builder = match kind {
+            ExporterKind::Otlp => {
+                let mut exporter =
+                    OtlpHttpExporter::builder(config.traces_endpoint.clone()).with_timeout(config.request_timeout);
+                for (name, value) in &config.headers {
+                    exporter = exporter.with_header(name.clone(), value.clone());
+                }
+                builder.with_span_processor(BatchSpanProcessor::new(exporter.build(), config.batch))
+            }
+            ExporterKind::Console => builder.with_span_processor(SimpleSpanProcessor::new(ConsoleExporter::new())),
+        };
+    }
+    Ok(builder.build())
+}
+
+/// The current time, for `*_with_timestamp` APIs: from the browser's precise clock, never from
+/// `SystemTime::now()` (which panics on `wasm32-unknown-unknown`).
+pub fn now() -> std::time::SystemTime {
+    crate::platform::clock::to_system_time(crate::platform::clock::now_unix_nanos())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_tracer_and_span_are_send_and_sync_for_the_global_api() {
+        fn check<T: Send + Sync>() {}
+        check::<TracerProvider>();
+        check::<crate::trace::Tracer>();
+        check::<crate::trace::Span>();
+    }
+
+    #[test]
+    fn invalid_configuration_is_refused_before_anything_starts() {
+        let mut config = Config::default();
+        config.batch.max_queue_size = 0;
+        assert!(build_provider(config).is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! Everything that touches the browser, behind small functions.
+//!
+//! Each function has a native twin so the SDK's logic is unit-tested with `cargo test` on the
+//! host; the browser versions are exercised by the wasm tests in headless Chromium.
+
+pub(crate) mod clock;
+pub(crate) mod console;
+#[cfg(target_arch = "wasm32")]
+pub(crate) mod fetch;
+pub(crate) mod random;
+pub(crate) mod timer;

@@ -1,0 +1,36 @@
+//! W3C Trace Context and Baggage propagators, implementing `opentelemetry`'s
+//! `TextMapPropagator` so they compose with `TextMapCompositePropagator` and
+//! `opentelemetry::global::set_text_map_propagator`.
+//!
+//! Both are strict where the specifications say a header is invalid (and then ignore it
+//! entirely, starting a new trace) and tolerant only of optional whitespace.
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use opentelemetry::propagation::TextMapPropagator;
+//! use opentelemetry::trace::TraceContextExt;
+//! use otel_web::propagation::TraceContextPropagator;
+//!
+//! let mut headers = HashMap::new();
+//! headers.insert(
+//!     "traceparent".to_string(),
+//!     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_string(),
+//! );
+//! let cx = TraceContextPropagator::new().extract(&headers);
+//! assert!(cx.span().span_context().is_sampled());
+//! ```
+
+mod baggage;
+mod trace_context;
+
+pub use baggage::BaggagePropagator;
+pub use trace_context::TraceContextPropagator;
+
+use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
+
+/// The default propagators: W3C `traceparent`/`tracestate`, then W3C `baggage`.
+pub fn default_propagator() -> TextMapCompositePropagator {
+    let propagators: Vec<Box<dyn TextMapPropagator + Send + Sync>> =
+        vec![Box::new(TraceContextPropagator::new()), Box::new(BaggagePropagator::new())];
+    TextMapCompositePropagator::new(propagators)
+}

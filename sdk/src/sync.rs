@@ -1,0 +1,140 @@
+//! Single-threaded future plumbing: a one-shot channel, polling a future once, and a race
+//! between two futures. The browser has one thread, so none of this needs `Send`.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+/// A boxed, non-`Send` future, as returned by processors and exporters.
+pub type LocalBoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+#[derive(Debug)]
+struct Slot<T> {
+    value: Option<T>,
+    waker: Option<Waker>,
+    closed: bool,
+}
+
+/// The sending half of [`oneshot`].
+#[derive(Debug)]
+pub(crate) struct Sender<T>(Rc<RefCell<Slot<T>>>);
+
+/// The receiving half of [`oneshot`]; resolves to `None` if the sender was dropped.
+#[derive(Debug)]
+pub(crate) struct Receiver<T>(Rc<RefCell<Slot<T>>>);
+
+pub(crate) fn oneshot<T>() -> (Sender<T>, Receiver<T>) {
+    let slot = Rc::new(RefCell::new(Slot { value: None, waker: None, closed: false }));
+    (Sender(Rc::clone(&slot)), Receiver(slot))
+}
+
+impl<T> Sender<T> {
+    pub(crate) fn send(self, value: T) {
+        if let Ok(mut slot) = self.0.try_borrow_mut() {
+            slot.value = Some(value);
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let waker = self.0.try_borrow_mut().ok().and_then(|mut slot| {
+            slot.closed = true;
+            slot.waker.take()
+        });
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl<T> Future for Receiver<T> {
+    type Output = Option<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let Ok(mut slot) = self.0.try_borrow_mut() else {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        };
+        if let Some(value) = slot.value.take() {
+            return Poll::Ready(Some(value));
+        }
+        if slot.closed {
+            return Poll::Ready(None);
+        }
+        slot.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// Polls `future` once right now, so that work it starts synchronously (a `fetch` during
+/// `pagehide`, say) happens before the caller returns; hands the rest to the browser's
+/// microtask queue. Natively, a future that is not ready at once is dropped.
+pub(crate) fn drive(future: impl Future<Output = ()> + 'static) {
+    let mut future = Box::pin(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    if future.as_mut().poll(&mut cx).is_pending() {
+        #[cfg(target_arch = "wasm32")]
+        wasm_bindgen_futures::spawn_local(future);
+    }
+}
+
+/// Runs `future` in the background: on the browser's microtask queue (so work started in the
+/// current task is coalesced); natively it is polled once, which suffices for the tests.
+pub(crate) fn spawn(future: impl Future<Output = ()> + 'static) {
+    #[cfg(target_arch = "wasm32")]
+    wasm_bindgen_futures::spawn_local(future);
+    #[cfg(not(target_arch = "wasm32"))]
+    drive(future);
+}
+
+/// The outcome of [`race`].
+#[derive(Debug)]
+pub(crate) enum Either<A, B> {
+    Left(A),
+    Right(B),
+}
+
+/// Resolves with whichever future finishes first; the other is dropped.
+pub(crate) async fn race<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Output> {
+    let mut a = std::pin::pin!(a);
+    let mut b = std::pin::pin!(b);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = a.as_mut().poll(cx) {
+            return Poll::Ready(Either::Left(v));
+        }
+        if let Poll::Ready(v) = b.as_mut().poll(cx) {
+            return Poll::Ready(Either::Right(v));
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn poll_now<F: Future>(future: F) -> Poll<F::Output> {
+        let mut future = std::pin::pin!(future);
+        future.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn oneshot_delivers_or_reports_a_dropped_sender() {
+        let (tx, rx) = oneshot();
+        tx.send(7);
+        assert_eq!(poll_now(rx), Poll::Ready(Some(7)));
+        let (tx, rx) = oneshot::<u8>();
+        drop(tx);
+        assert_eq!(poll_now(rx), Poll::Ready(None));
+    }
+
+    #[test]
+    fn race_takes_the_ready_side() {
+        let result = poll_now(race(std::future::pending::<u8>(), async { 3 }));
+        assert!(matches!(result, Poll::Ready(Either::Right(3))));
+    }
+}

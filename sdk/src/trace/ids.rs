@@ -1,0 +1,57 @@
+//! Trace and span id generation.
+
+use opentelemetry::trace::{SpanId, TraceId};
+
+use crate::platform::random;
+
+/// How new trace and span ids are made. Ids are random and never all-zero.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdGenerator {
+    /// 128 random bits per trace id (W3C Trace Context level 1).
+    #[default]
+    Random,
+    /// AWS X-Ray compatible trace ids: the first 32 bits are the current epoch second, so a
+    /// trace started in the browser is accepted by X-Ray; the other 96 bits are random.
+    XRay,
+}
+
+impl IdGenerator {
+    /// A new, valid trace id.
+    pub fn new_trace_id(&self) -> TraceId {
+        let random = random::nonzero_u128();
+        match self {
+            IdGenerator::Random => TraceId::from(random),
+            IdGenerator::XRay => {
+                let seconds = (crate::platform::clock::now_unix_nanos() / 1_000_000_000) as u32;
+                TraceId::from(((seconds as u128) << 96) | (random & ((1u128 << 96) - 1)) | 1)
+            }
+        }
+    }
+
+    /// A new, valid span id.
+    pub fn new_span_id(&self) -> SpanId {
+        SpanId::from(random::nonzero_u64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_ids_are_valid() {
+        for _ in 0..1_000 {
+            assert_ne!(IdGenerator::Random.new_trace_id(), TraceId::INVALID);
+            assert_ne!(IdGenerator::Random.new_span_id(), SpanId::INVALID);
+        }
+    }
+
+    #[test]
+    fn xray_ids_start_with_the_epoch_second() {
+        let id = IdGenerator::XRay.new_trace_id().to_bytes();
+        let seconds = u32::from_be_bytes([id[0], id[1], id[2], id[3]]) as u64;
+        let now = crate::platform::clock::now_unix_nanos() / 1_000_000_000;
+        assert!(now.abs_diff(seconds) <= 1, "{seconds} vs {now}");
+    }
+}
