@@ -26,7 +26,8 @@ pub fn init(config: Config) -> Result<TracerProvider, ConfigError> {
 /// Builds a provider from `config` without installing anything globally.
 pub fn build_provider(config: Config) -> Result<TracerProvider, ConfigError> {
     config.validate()?;
-    let mut resource = Resource::builder().with_browser_detection().with_service_name(config.service_name.clone());
+    let mut resource =
+        Resource::builder().with_browser_detection().with_service_name(config.service_name.clone());
     if let Some(version) = &config.service_version {
         resource = resource.with_service_version(version.clone());
     }
@@ -43,14 +44,16 @@ pub fn build_provider(config: Config) -> Result<TracerProvider, ConfigError> {
     for kind in &config.exporters {
         builder = match kind {
             ExporterKind::Otlp => {
-                let mut exporter =
-                    OtlpHttpExporter::builder(config.traces_endpoint.clone()).with_timeout(config.request_timeout);
+                let mut exporter = OtlpHttpExporter::builder(config.traces_endpoint.clone())
+                    .with_timeout(config.request_timeout);
                 for (name, value) in &config.headers {
                     exporter = exporter.with_header(name.clone(), value.clone());
                 }
                 builder.with_span_processor(BatchSpanProcessor::new(exporter.build(), config.batch))
             }
-            ExporterKind::Console => builder.with_span_processor(SimpleSpanProcessor::new(ConsoleExporter::new())),
+            ExporterKind::Console => {
+                builder.with_span_processor(SimpleSpanProcessor::new(ConsoleExporter::new()))
+            }
         };
     }
     Ok(builder.build())

@@ -129,10 +129,11 @@ mod detect {
             .dyn_into::<web_sys::Window>()
             .ok()
             .and_then(|w| w.session_storage().ok().flatten());
-        if let Some(existing) = storage.as_ref().and_then(|s| s.get_item(SESSION_STORAGE_KEY).ok().flatten()) {
-            if existing.len() == 32 && existing.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return existing;
-            }
+        if let Some(existing) = storage.as_ref().and_then(|s| s.get_item(SESSION_STORAGE_KEY).ok().flatten())
+            && existing.len() == 32
+            && existing.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return existing;
         }
         let id = format!("{:032x}", crate::platform::random::nonzero_u128());
         if let Some(storage) = storage {

@@ -32,7 +32,8 @@ fn children_share_the_trace_and_point_at_their_parent() {
 fn attributes_replace_by_key_and_respect_limits() {
     let exporter = InMemoryExporter::default();
     let limits = SpanLimits { max_attributes_per_span: 3, max_events_per_span: 1, ..Default::default() };
-    let provider = TracerProvider::builder().with_simple_exporter(exporter.clone()).with_span_limits(limits).build();
+    let provider =
+        TracerProvider::builder().with_simple_exporter(exporter.clone()).with_span_limits(limits).build();
     let tracer = provider.tracer("test");
     let mut span = tracer.span_builder("work").with_kind(SpanKind::Client).start(&tracer);
     span.set_attribute(KeyValue::new("a", 1));
@@ -97,8 +98,10 @@ fn a_dropped_span_ends_itself_and_an_ended_span_ignores_changes() {
 #[test]
 fn sampled_out_spans_propagate_but_are_not_exported() {
     let exporter = InMemoryExporter::default();
-    let provider =
-        TracerProvider::builder().with_simple_exporter(exporter.clone()).with_sampler(Sampler::AlwaysOff).build();
+    let provider = TracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .with_sampler(Sampler::AlwaysOff)
+        .build();
     let tracer = provider.tracer("test");
     let span = tracer.start("invisible");
     assert!(span.span_context().is_valid());
@@ -129,7 +132,10 @@ fn a_remote_parent_from_headers_becomes_the_parent() {
     let exporter = InMemoryExporter::default();
     let tracer = provider(&exporter).tracer("test");
     let mut headers = std::collections::HashMap::new();
-    headers.insert("traceparent".to_owned(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned());
+    headers.insert(
+        "traceparent".to_owned(),
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+    );
     let parent = otel_web::propagation::TraceContextPropagator::new().extract(&headers);
     tracer.start_with_context("child", &parent).end();
     let span = &exporter.finished_spans()[0];
@@ -142,11 +148,11 @@ fn a_remote_parent_from_headers_becomes_the_parent() {
 fn shutdown_is_idempotent_and_stops_recording() {
     let exporter = InMemoryExporter::default();
     let provider = provider(&exporter);
-    let ready = |f: std::pin::Pin<&mut dyn std::future::Future<Output = Result<(), otel_web::ExportError>>>| {
-        match f.poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
-            std::task::Poll::Ready(r) => r,
-            std::task::Poll::Pending => Err(otel_web::ExportError::Failed("pending".into())),
-        }
+    let ready = |f: std::pin::Pin<
+        &mut dyn std::future::Future<Output = Result<(), otel_web::ExportError>>,
+    >| match f.poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(r) => r,
+        std::task::Poll::Pending => Err(otel_web::ExportError::Failed("pending".into())),
     };
     assert_eq!(ready(std::pin::pin!(provider.shutdown())), Ok(()));
     assert_eq!(ready(std::pin::pin!(provider.shutdown())), Err(otel_web::ExportError::AlreadyShutdown));

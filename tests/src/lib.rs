@@ -2,9 +2,11 @@
 //! handed out by the OS.
 //!
 //! - [`browser`]: starts chromedriver and a headless Chromium session.
+//! - [`receiver`]: a scriptable HTTP receiver that records what browsers send.
 //! - [`servers`]: serves the trunk-built `dist/` and hands out free ports.
 
 pub mod browser;
+pub mod receiver;
 pub mod servers;
 
 use std::path::PathBuf;

@@ -91,6 +91,17 @@ impl Services {
         Ok(())
     }
 
+    /// Starts a service that prints `listening on URL` as its first line, and returns the URL.
+    pub(crate) fn spawn_announcing(&mut self, name: &str, cmd: &mut Command) -> anyhow::Result<String> {
+        self.spawn(name, cmd.stdout(Stdio::piped()))?;
+        let (_, child) = self.children.last_mut().context("just spawned")?;
+        let stdout = child.stdout.take().context("stdout of service")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let url = line.trim().strip_prefix("listening on ").map(str::to_owned);
+        url.with_context(|| format!("{name} did not announce its address (said {line:?})"))
+    }
+
     /// The name of the first service that has exited, if any.
     pub(crate) fn exited(&mut self) -> Option<String> {
         self.children

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use crate::process::Services;
 use crate::{flags, install, process, project_root};
 
 /// The packages that compile to the browser; everything else is native only.
@@ -57,12 +58,18 @@ pub(crate) fn run(flags: &flags::Test) -> anyhow::Result<()> {
 
     step("wasm tests in headless Chromium");
     write_webdriver_json(&root.join("sdk"))?;
+    process::run(cargo(&root).args(["build", "-p", "e2e", "--bin", "test-receiver"]))?;
+    let mut receiver = Services::default();
+    let receiver_url = receiver
+        .spawn_announcing("test receiver", &mut Command::new(root.join("target/debug/test-receiver")))?;
     process::run(
         cargo(&root)
             .args(["test", "--target", "wasm32-unknown-unknown", "-p", "otel-web", "--tests"])
             .env("CHROMEDRIVER", &tools.chromedriver)
-            .env("WASM_BINDGEN_TEST_TIMEOUT", "120"),
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
+            .env("OTEL_WEB_TEST_RECEIVER", &receiver_url),
     )?;
+    receiver.stop_all();
 
     if flags.skip_e2e {
         println!("skipping the end-to-end tests (--skip-e2e)");

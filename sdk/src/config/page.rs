@@ -41,13 +41,20 @@ impl PageValue {
     }
 }
 
+/// What the page says: the JSON block (if any) and the `otel-web:*` meta tags.
+#[derive(Debug, Default)]
+pub(crate) struct PageSettings {
+    json: Option<PageValue>,
+    metas: Vec<(String, String)>,
+}
+
 pub(super) fn merge(config: Config) -> Result<Config, ConfigError> {
-    let (json, metas) = imp::read_page()?;
-    let config = match json {
-        Some(json) => apply_json(config, &json)?,
+    let page = imp::read_page()?;
+    let config = match &page.json {
+        Some(json) => apply_json(config, json)?,
         None => config,
     };
-    apply_meta(config, &metas)
+    apply_meta(config, &page.metas)
 }
 
 fn string(field: &'static str, value: &PageValue) -> Result<String, ConfigError> {
@@ -60,9 +67,10 @@ fn string(field: &'static str, value: &PageValue) -> Result<String, ConfigError>
 fn count(field: &'static str, value: &PageValue) -> Result<u64, ConfigError> {
     match value {
         PageValue::Number(n) if *n >= 0.0 && n.fract() == 0.0 && *n <= u32::MAX as f64 => Ok(*n as u64),
-        PageValue::String(s) => {
-            s.trim().parse().map_err(|_| ConfigError::field(field, format!("must be a whole number, got {s:?}")))
-        }
+        PageValue::String(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::field(field, format!("must be a whole number, got {s:?}"))),
         other => Err(ConfigError::field(field, format!("must be a whole number, got {}", other.kind()))),
     }
 }
@@ -78,7 +86,9 @@ fn exporters(value: &PageValue) -> Result<Vec<ExporterKind>, ConfigError> {
     let names: Vec<String> = match value {
         PageValue::String(s) => s.split(',').map(|n| n.trim().to_owned()).collect(),
         PageValue::List(items) => items.iter().map(|i| string("exporters", i)).collect::<Result<_, _>>()?,
-        other => return Err(ConfigError::field("exporters", format!("must be a list, got {}", other.kind()))),
+        other => {
+            return Err(ConfigError::field("exporters", format!("must be a list, got {}", other.kind())));
+        }
     };
     let mut kinds = Vec::new();
     for name in names.iter().filter(|n| !n.is_empty()) {
@@ -119,7 +129,10 @@ pub(crate) fn apply_json(mut config: Config, json: &PageValue) -> Result<Config,
                         other => {
                             return Err(ConfigError::field(
                                 "resourceAttributes",
-                                format!("values must be strings, numbers or booleans; {name:?} is {}", other.kind()),
+                                format!(
+                                    "values must be strings, numbers or booleans; {name:?} is {}",
+                                    other.kind()
+                                ),
                             ));
                         }
                     };
@@ -134,7 +147,9 @@ pub(crate) fn apply_json(mut config: Config, json: &PageValue) -> Result<Config,
                     config.headers.push((name.clone(), string("headers", v)?));
                 }
             }
-            "exportTimeoutMs" => config.request_timeout = Duration::from_millis(count("exportTimeoutMs", value)?),
+            "exportTimeoutMs" => {
+                config.request_timeout = Duration::from_millis(count("exportTimeoutMs", value)?)
+            }
             "sampler" => sampler_name = Some(string("sampler", value)?),
             "samplerArg" => {
                 sampler_arg = Some(match value {
@@ -171,8 +186,12 @@ pub(crate) fn apply_json(mut config: Config, json: &PageValue) -> Result<Config,
                             limits.max_attribute_value_length =
                                 Some(count("limits.attributeValueLengthLimit", v)? as u32)
                         }
-                        "eventCountLimit" => limits.max_events_per_span = count("limits.eventCountLimit", v)? as u32,
-                        "linkCountLimit" => limits.max_links_per_span = count("limits.linkCountLimit", v)? as u32,
+                        "eventCountLimit" => {
+                            limits.max_events_per_span = count("limits.eventCountLimit", v)? as u32
+                        }
+                        "linkCountLimit" => {
+                            limits.max_links_per_span = count("limits.linkCountLimit", v)? as u32
+                        }
                         other => unknown("limits", other),
                     }
                 }
@@ -182,7 +201,10 @@ pub(crate) fn apply_json(mut config: Config, json: &PageValue) -> Result<Config,
                     "random" => IdGenerator::Random,
                     "xray" => IdGenerator::XRay,
                     other => {
-                        return Err(ConfigError::field("idGenerator", format!("must be random or xray, got {other:?}")));
+                        return Err(ConfigError::field(
+                            "idGenerator",
+                            format!("must be random or xray, got {other:?}"),
+                        ));
                     }
                 }
             }
@@ -192,7 +214,11 @@ pub(crate) fn apply_json(mut config: Config, json: &PageValue) -> Result<Config,
     apply_sampler(config, sampler_name, sampler_arg)
 }
 
-fn apply_sampler(mut config: Config, name: Option<String>, arg: Option<String>) -> Result<Config, ConfigError> {
+fn apply_sampler(
+    mut config: Config,
+    name: Option<String>,
+    arg: Option<String>,
+) -> Result<Config, ConfigError> {
     match (name, arg) {
         (Some(name), arg) => config.sampler = Sampler::from_name(&name, arg.as_deref())?,
         (None, Some(arg)) => {
@@ -233,14 +259,15 @@ pub(crate) fn apply_meta(mut config: Config, metas: &[(String, String)]) -> Resu
 mod imp {
     use wasm_bindgen::{JsCast, JsValue};
 
-    use super::{PAGE_CONFIG_ELEMENT_ID, PageValue};
+    use super::{PAGE_CONFIG_ELEMENT_ID, PageSettings, PageValue};
     use crate::error::ConfigError;
 
     const MAX_DEPTH: usize = 8;
 
-    pub(super) fn read_page() -> Result<(Option<PageValue>, Vec<(String, String)>), ConfigError> {
-        let Some(document) = js_sys::global().dyn_into::<web_sys::Window>().ok().and_then(|w| w.document()) else {
-            return Ok((None, Vec::new()));
+    pub(super) fn read_page() -> Result<PageSettings, ConfigError> {
+        let Some(document) = js_sys::global().dyn_into::<web_sys::Window>().ok().and_then(|w| w.document())
+        else {
+            return Ok(PageSettings::default());
         };
         let json = match document.get_element_by_id(PAGE_CONFIG_ELEMENT_ID).and_then(|e| e.text_content()) {
             Some(text) if !text.trim().is_empty() => {
@@ -253,14 +280,15 @@ mod imp {
         let mut metas = Vec::new();
         if let Ok(nodes) = document.query_selector_all("meta[name^=\"otel-web:\"]") {
             for i in 0..nodes.length() {
-                if let Some(meta) = nodes.item(i).and_then(|n| n.dyn_into::<web_sys::Element>().ok()) {
-                    if let (Some(name), Some(content)) = (meta.get_attribute("name"), meta.get_attribute("content")) {
-                        metas.push((name, content));
-                    }
+                if let Some(meta) = nodes.item(i).and_then(|n| n.dyn_into::<web_sys::Element>().ok())
+                    && let (Some(name), Some(content)) =
+                        (meta.get_attribute("name"), meta.get_attribute("content"))
+                {
+                    metas.push((name, content));
                 }
             }
         }
-        Ok((json, metas))
+        Ok(PageSettings { json, metas })
     }
 
     fn convert(value: &JsValue, depth: usize) -> PageValue {
@@ -296,12 +324,12 @@ mod imp {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod imp {
-    use super::PageValue;
+    use super::PageSettings;
     use crate::error::ConfigError;
 
     /// Outside a browser there is no page to read.
-    pub(super) fn read_page() -> Result<(Option<PageValue>, Vec<(String, String)>), ConfigError> {
-        Ok((None, Vec::new()))
+    pub(super) fn read_page() -> Result<PageSettings, ConfigError> {
+        Ok(PageSettings::default())
     }
 }
 
@@ -337,14 +365,21 @@ mod tests {
         let config = apply_json(Config::default(), &json).expect("valid");
         assert_eq!(config.service_name, "frontend");
         assert_eq!(config.deployment_environment.as_deref(), Some("staging"));
-        assert_eq!(config.resource_attributes, vec![KeyValue::new("team", "web"), KeyValue::new("build", 42i64)]);
+        assert_eq!(
+            config.resource_attributes,
+            vec![KeyValue::new("team", "web"), KeyValue::new("build", 42i64)]
+        );
         assert_eq!(config.exporters, vec![ExporterKind::Otlp, ExporterKind::Console]);
         assert_eq!(config.traces_endpoint, "http://127.0.0.1:4318/v1/traces");
         assert_eq!(config.headers, vec![("x-team".to_owned(), "web".to_owned())]);
         assert_eq!(config.sampler, Sampler::ParentBased(Box::new(Sampler::TraceIdRatio(0.25))));
         assert_eq!(
             config.batch,
-            BatchConfig { max_queue_size: 100, scheduled_delay: Duration::from_millis(250), ..Default::default() }
+            BatchConfig {
+                max_queue_size: 100,
+                scheduled_delay: Duration::from_millis(250),
+                ..Default::default()
+            }
         );
         assert_eq!(config.limits.max_attribute_value_length, Some(64));
         assert_eq!(config.id_generator, IdGenerator::XRay);

@@ -65,7 +65,11 @@ impl ConsoleExporter {
 }
 
 impl SpanExporter for ConsoleExporter {
-    fn export(&self, batch: Vec<SpanData>, _mode: ExportMode) -> LocalBoxFuture<'static, Result<(), ExportError>> {
+    fn export(
+        &self,
+        batch: Vec<SpanData>,
+        _mode: ExportMode,
+    ) -> LocalBoxFuture<'static, Result<(), ExportError>> {
         if self.shut_down.get() {
             return Box::pin(async { Err(ExportError::AlreadyShutdown) });
         }

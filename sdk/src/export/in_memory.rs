@@ -69,7 +69,11 @@ impl InMemoryExporter {
 }
 
 impl SpanExporter for InMemoryExporter {
-    fn export(&self, batch: Vec<SpanData>, mode: ExportMode) -> LocalBoxFuture<'static, Result<(), ExportError>> {
+    fn export(
+        &self,
+        batch: Vec<SpanData>,
+        mode: ExportMode,
+    ) -> LocalBoxFuture<'static, Result<(), ExportError>> {
         self.inner.exports.borrow_mut().push((mode, batch.len()));
         self.inner.spans.borrow_mut().extend(batch);
         let gate = self.inner.paused.borrow_mut().as_mut().map(|waiting| {

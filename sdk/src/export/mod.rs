@@ -8,8 +8,8 @@
 mod console;
 #[cfg(any(test, feature = "testing"))]
 mod in_memory;
-pub mod otlp_json;
 mod otlp_http;
+pub mod otlp_json;
 mod retry;
 
 use std::fmt;
@@ -45,7 +45,11 @@ pub enum ExportMode {
 /// `shutdown` is called once; exports after it fail with [`ExportError::AlreadyShutdown`].
 pub trait SpanExporter: fmt::Debug {
     /// Sends `batch`; resolves when the receiver has answered (or the export failed).
-    fn export(&self, batch: Vec<SpanData>, mode: ExportMode) -> LocalBoxFuture<'static, Result<(), ExportError>>;
+    fn export(
+        &self,
+        batch: Vec<SpanData>,
+        mode: ExportMode,
+    ) -> LocalBoxFuture<'static, Result<(), ExportError>>;
 
     /// The provider's resource, given once before the first export.
     fn set_resource(&self, _resource: &Resource) {}

@@ -144,7 +144,9 @@ impl OtlpHttpExporter {
     /// Sends straight to Honeycomb. This exposes `api_key` to every visitor: use an ingest key
     /// that can only send data, or better, a same-origin relay (see the module docs).
     pub fn honeycomb(api_key: impl Into<String>) -> Self {
-        Self::builder(format!("{HONEYCOMB_ENDPOINT}/v1/traces")).with_header("x-honeycomb-team", api_key).build()
+        Self::builder(format!("{HONEYCOMB_ENDPOINT}/v1/traces"))
+            .with_header("x-honeycomb-team", api_key)
+            .build()
     }
 
     /// What the exporter has done so far.
@@ -167,7 +169,11 @@ impl Inner {
 }
 
 impl SpanExporter for OtlpHttpExporter {
-    fn export(&self, batch: Vec<SpanData>, mode: ExportMode) -> LocalBoxFuture<'static, Result<(), ExportError>> {
+    fn export(
+        &self,
+        batch: Vec<SpanData>,
+        mode: ExportMode,
+    ) -> LocalBoxFuture<'static, Result<(), ExportError>> {
         if self.inner.shut_down.get() {
             return Box::pin(async { Err(ExportError::AlreadyShutdown) });
         }
@@ -225,14 +231,21 @@ mod imp {
         NoResponse(String),
     }
 
-    fn start(inner: &Inner, body: &str, keepalive: bool) -> Result<(js_sys::Promise, Option<web_sys::AbortController>), String> {
+    fn start(
+        inner: &Inner,
+        body: &str,
+        keepalive: bool,
+    ) -> Result<(js_sys::Promise, Option<web_sys::AbortController>), String> {
         let init = web_sys::RequestInit::new();
         init.set_method("POST");
         let headers = web_sys::Headers::new().map_err(|e| fetch::describe(&e))?;
         headers.set("content-type", "application/json").map_err(|e| fetch::describe(&e))?;
         for (name, value) in &inner.headers {
             if let Err(e) = headers.set(name, value) {
-                report::warn(Problem::Config, &format!("header {name:?} cannot be sent: {}", fetch::describe(&e)));
+                report::warn(
+                    Problem::Config,
+                    &format!("header {name:?} cannot be sent: {}", fetch::describe(&e)),
+                );
             }
         }
         init.set_headers(&headers);
@@ -324,7 +337,8 @@ mod imp {
                         }
                         Verdict::GiveUp => {
                             let mut message = text(&response).await;
-                            message.truncate(message.char_indices().nth(200).map_or(message.len(), |(i, _)| i));
+                            message
+                                .truncate(message.char_indices().nth(200).map_or(message.len(), |(i, _)| i));
                             return Err(ExportError::Rejected { status, message });
                         }
                         Verdict::Retry => {
@@ -358,11 +372,16 @@ mod imp {
     }
 
     /// Starts as many keepalive requests as the budget allows right now; the rest follow.
-    pub(super) fn send_for_unload(inner: Rc<Inner>, chunks: Vec<String>) -> LocalBoxFuture<'static, Result<(), ExportError>> {
+    pub(super) fn send_for_unload(
+        inner: Rc<Inner>,
+        chunks: Vec<String>,
+    ) -> LocalBoxFuture<'static, Result<(), ExportError>> {
         let mut waiting: VecDeque<String> = chunks.into();
         let mut started = VecDeque::new();
         while let Some(body) = waiting.front() {
-            if body.len() > KEEPALIVE_MAX_BODY_BYTES || inner.keepalive_in_flight.get() >= KEEPALIVE_MAX_IN_FLIGHT {
+            if body.len() > KEEPALIVE_MAX_BODY_BYTES
+                || inner.keepalive_in_flight.get() >= KEEPALIVE_MAX_IN_FLIGHT
+            {
                 break;
             }
             let Some(body) = waiting.pop_front() else { break };
@@ -388,9 +407,12 @@ mod imp {
     /// Starts one request now (keepalive when it fits) and returns a future for its outcome.
     /// If the browser refuses the keepalive request (budget exhausted), it is sent again
     /// without keepalive: a page that is only hidden still delivers it.
-    fn start_unload_request(inner: &Rc<Inner>, body: String) -> LocalBoxFuture<'static, Result<(), ExportError>> {
-        let keepalive =
-            body.len() <= KEEPALIVE_MAX_BODY_BYTES && inner.keepalive_in_flight.get() < KEEPALIVE_MAX_IN_FLIGHT;
+    fn start_unload_request(
+        inner: &Rc<Inner>,
+        body: String,
+    ) -> LocalBoxFuture<'static, Result<(), ExportError>> {
+        let keepalive = body.len() <= KEEPALIVE_MAX_BODY_BYTES
+            && inner.keepalive_in_flight.get() < KEEPALIVE_MAX_IN_FLIGHT;
         let started = start(inner, &body, keepalive);
         if keepalive && started.is_ok() {
             inner.keepalive_in_flight.set(inner.keepalive_in_flight.get() + 1);
@@ -410,7 +432,9 @@ mod imp {
             };
             match sent {
                 Sent::Response(r) if (200..300).contains(&r.status()) => Ok(()),
-                Sent::Response(r) => Err(ExportError::Rejected { status: r.status(), message: text(&r).await }),
+                Sent::Response(r) => {
+                    Err(ExportError::Rejected { status: r.status(), message: text(&r).await })
+                }
                 Sent::NoResponse(reason) => Err(ExportError::Failed(reason)),
             }
         })
@@ -425,7 +449,8 @@ mod imp {
     use crate::error::ExportError;
     use crate::sync::LocalBoxFuture;
 
-    const NOT_A_BROWSER: &str = "the OTLP/HTTP exporter sends with the browser's fetch and runs only in wasm32";
+    const NOT_A_BROWSER: &str =
+        "the OTLP/HTTP exporter sends with the browser's fetch and runs only in wasm32";
 
     pub(super) async fn send_with_retries(_inner: &Inner, _body: String) -> Result<(), ExportError> {
         Err(ExportError::Failed(NOT_A_BROWSER.into()))

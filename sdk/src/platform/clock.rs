@@ -72,7 +72,7 @@ fn recheck(anchor: Anchor, mono: f64, wall: f64) -> Anchor {
 /// Converts epoch milliseconds (as `f64`) to nanoseconds without losing the sub-millisecond part
 /// to `f64` rounding at epoch magnitudes.
 pub(crate) fn ms_to_nanos(ms: f64) -> u64 {
-    if !(ms > 0.0) {
+    if ms.is_nan() || ms <= 0.0 {
         return 0;
     }
     let whole = ms.trunc();

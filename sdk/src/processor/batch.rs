@@ -236,7 +236,10 @@ impl State {
         let export = state.exporter.export(spans, ExportMode::Unload);
         sync::drive(async move {
             if let Err(e) = export.await {
-                report::warn(Problem::ExportFailed, &format!("spans sent on page hide were not accepted: {e}"));
+                report::warn(
+                    Problem::ExportFailed,
+                    &format!("spans sent on page hide were not accepted: {e}"),
+                );
             }
         });
     }

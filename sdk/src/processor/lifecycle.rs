@@ -7,7 +7,7 @@
 #[derive(Debug)]
 pub(super) struct PageLifecycle {
     #[cfg(target_arch = "wasm32")]
-    listeners: Vec<(web_sys::EventTarget, &'static str, wasm_bindgen::closure::Closure<dyn FnMut()>)>,
+    listeners: Vec<imp::Listener>,
 }
 
 impl PageLifecycle {
@@ -35,7 +35,13 @@ mod imp {
 
     use super::PageLifecycle;
 
-    pub(super) fn watch(on_hidden: impl Fn() + 'static, on_visible: impl Fn() + 'static) -> Option<PageLifecycle> {
+    /// An event listener: its target, event name and callback.
+    pub(super) type Listener = (web_sys::EventTarget, &'static str, Closure<dyn FnMut()>);
+
+    pub(super) fn watch(
+        on_hidden: impl Fn() + 'static,
+        on_visible: impl Fn() + 'static,
+    ) -> Option<PageLifecycle> {
         let window = js_sys::global().dyn_into::<web_sys::Window>().ok()?;
         let document = window.document()?;
         let on_hidden = Rc::new(on_hidden);
@@ -52,7 +58,9 @@ mod imp {
         let mut listeners = Vec::new();
         let document: web_sys::EventTarget = document.into();
         let window: web_sys::EventTarget = window.into();
-        for (target, event, closure) in [(document, "visibilitychange", visibility), (window, "pagehide", pagehide)] {
+        for (target, event, closure) in
+            [(document, "visibilitychange", visibility), (window, "pagehide", pagehide)]
+        {
             if target.add_event_listener_with_callback(event, closure.as_ref().unchecked_ref()).is_ok() {
                 listeners.push((target, event, closure));
             }

@@ -5,9 +5,9 @@
 //! percent-encoded on the way out; members with an invalid key or a value that does not decode
 //! to UTF-8 are skipped. Properties after `;` are kept as metadata.
 
+use opentelemetry::Context;
 use opentelemetry::baggage::{BaggageExt, BaggageMetadata, KeyValueMetadata};
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter};
-use opentelemetry::Context;
 
 const BAGGAGE: &str = "baggage";
 /// Most list members accepted or sent.
@@ -62,8 +62,7 @@ pub(crate) fn parse_baggage(header: &str) -> Vec<(String, String, String)> {
 
 /// RFC 7230 `token`: the characters a baggage key may use.
 fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -183,7 +182,8 @@ mod tests {
 
     #[test]
     fn injection_respects_the_byte_limit() {
-        let cx = Context::new().with_baggage((0..20).map(|i| KeyValue::new(format!("k{i}"), "v".repeat(600))));
+        let cx =
+            Context::new().with_baggage((0..20).map(|i| KeyValue::new(format!("k{i}"), "v".repeat(600))));
         let mut out = HashMap::new();
         BaggagePropagator::new().inject_context(&cx, &mut out);
         let header = out.get("baggage").expect("injected");

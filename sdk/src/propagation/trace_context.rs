@@ -6,9 +6,9 @@
 //! other than `sampled` are masked off. A `tracestate` with more than 32 members or an invalid
 //! member is discarded, without invalidating `traceparent`.
 
+use opentelemetry::Context;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
-use opentelemetry::Context;
 
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
@@ -37,7 +37,12 @@ impl TraceContextPropagator {
 /// The `traceparent` value for `cx`, or `None` for an invalid context.
 pub(crate) fn traceparent(cx: &SpanContext) -> Option<String> {
     cx.is_valid().then(|| {
-        format!("00-{}-{}-{:02x}", cx.trace_id(), cx.span_id(), cx.trace_flags().to_u8() & TraceFlags::SAMPLED.to_u8())
+        format!(
+            "00-{}-{}-{:02x}",
+            cx.trace_id(),
+            cx.span_id(),
+            cx.trace_flags().to_u8() & TraceFlags::SAMPLED.to_u8()
+        )
     })
 }
 
@@ -70,8 +75,11 @@ pub(crate) fn parse_traceparent(value: &str) -> Option<(TraceId, SpanId, TraceFl
 
 /// Parses `tracestate`; `None` (discard) when a member is invalid or there are too many.
 pub(crate) fn parse_tracestate(value: &str) -> Option<TraceState> {
-    let members: Vec<&str> =
-        value.split(',').map(|m| m.trim_matches(|c| c == ' ' || c == '\t')).filter(|m| !m.is_empty()).collect();
+    let members: Vec<&str> = value
+        .split(',')
+        .map(|m| m.trim_matches(|c| c == ' ' || c == '\t'))
+        .filter(|m| !m.is_empty())
+        .collect();
     if members.len() > MAX_TRACESTATE_MEMBERS {
         return None;
     }
@@ -131,7 +139,10 @@ mod tests {
         let mut out = HashMap::new();
         propagator.inject_context(&cx, &mut out);
         assert_eq!(out.get("traceparent").map(String::as_str), Some(VALID));
-        assert_eq!(out.get("tracestate").map(String::as_str), Some("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"));
+        assert_eq!(
+            out.get("tracestate").map(String::as_str),
+            Some("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE")
+        );
     }
 
     #[test]
@@ -163,9 +174,11 @@ mod tests {
     #[test]
     fn future_versions_and_unknown_flags_are_tolerated() {
         let (_, _, flags) =
-            parse_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09-what-ever").expect("v01");
+            parse_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09-what-ever")
+                .expect("v01");
         assert_eq!(flags, TraceFlags::SAMPLED, "unknown flag bits are masked");
-        let (_, _, flags) = parse_traceparent(" 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00 ").expect("ows");
+        let (_, _, flags) =
+            parse_traceparent(" 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00 ").expect("ows");
         assert_eq!(flags, TraceFlags::default());
     }
 

@@ -89,7 +89,9 @@ impl TracerProvider {
 
     /// Exports every finished span now; resolves when the data is out (or failed).
     pub async fn force_flush(&self) -> Result<(), ExportError> {
-        let Some(processors) = pipeline::get(self.shared.id) else { return Err(ExportError::AlreadyShutdown) };
+        let Some(processors) = pipeline::get(self.shared.id) else {
+            return Err(ExportError::AlreadyShutdown);
+        };
         let mut result = Ok(());
         for processor in processors.iter() {
             if let Err(e) = processor.force_flush().await {

@@ -62,11 +62,9 @@ impl Sampler {
     pub fn from_name(name: &str, arg: Option<&str>) -> Result<Self, ConfigError> {
         let ratio = || -> Result<f64, ConfigError> {
             let Some(arg) = arg else { return Ok(1.0) };
-            arg.trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|r| (0.0..=1.0).contains(r))
-                .ok_or_else(|| ConfigError::field("samplerArg", format!("must be a number from 0 to 1, got {arg:?}")))
+            arg.trim().parse::<f64>().ok().filter(|r| (0.0..=1.0).contains(r)).ok_or_else(|| {
+                ConfigError::field("samplerArg", format!("must be a number from 0 to 1, got {arg:?}"))
+            })
         };
         Ok(match name.trim() {
             "always_on" => Sampler::AlwaysOn,
@@ -94,7 +92,7 @@ fn trace_id_below(trace_id: TraceId, ratio: f64) -> bool {
     if ratio >= 1.0 {
         return true;
     }
-    if !(ratio > 0.0) {
+    if ratio.is_nan() || ratio <= 0.0 {
         return false;
     }
     let bytes = trace_id.to_bytes();
@@ -137,8 +135,10 @@ mod tests {
     fn ratio_samples_about_the_ratio_and_is_deterministic() {
         let sampler = Sampler::TraceIdRatio(0.25);
         let ids: Vec<TraceId> = (0..20_000).map(|_| IdGenerator::Random.new_trace_id()).collect();
-        let sampled =
-            ids.iter().filter(|id| sampler.should_sample(None, **id) == SamplingDecision::RecordAndSample).count();
+        let sampled = ids
+            .iter()
+            .filter(|id| sampler.should_sample(None, **id) == SamplingDecision::RecordAndSample)
+            .count();
         let share = sampled as f64 / ids.len() as f64;
         assert!((0.23..0.27).contains(&share), "sampled share {share}");
         assert!(ids.iter().all(|id| sampler.should_sample(None, *id) == sampler.should_sample(None, *id)));

@@ -96,7 +96,10 @@ impl Span {
 
     pub(crate) fn recording(data: SpanData, provider: Arc<ProviderShared>) -> Self {
         let limits = provider.limits;
-        Self { context: data.span_context.clone(), recording: Some(Box::new(Recording { data, limits, provider })) }
+        Self {
+            context: data.span_context.clone(),
+            recording: Some(Box::new(Recording { data, limits, provider })),
+        }
     }
 
     /// The span's data so far, or `None` once ended or when not recording.
@@ -205,7 +208,8 @@ impl Span {
             data.dropped_events_count += 1;
             return;
         }
-        let dropped_attributes_count = limits.cap_attributes(&mut attributes, limits.max_attributes_per_event);
+        let dropped_attributes_count =
+            limits.cap_attributes(&mut attributes, limits.max_attributes_per_event);
         data.events.push(SpanEvent { name, time_unix_nano, attributes, dropped_attributes_count });
     }
 }

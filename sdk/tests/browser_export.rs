@@ -1,0 +1,193 @@
+//! The OTLP/HTTP exporter and the page-hide flush in headless Chromium, against the loopback
+//! test receiver: what arrives is decoded and checked, retries and refusals are scripted.
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+use otel_web::export::{ExportMode, OtlpHttpExporter, RetryPolicy, SpanExporter};
+use otel_web::processor::{BatchConfig, BatchSpanProcessor};
+use otel_web::trace::TracerProvider;
+use otel_web::{ExportError, Resource};
+use serde_json::json;
+use support::{Receiver, sleep, spans_of};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn provider(exporter: OtlpHttpExporter, delay: Duration) -> TracerProvider {
+    let config = BatchConfig { scheduled_delay: delay, ..Default::default() };
+    TracerProvider::builder()
+        .with_resource(Resource::builder().with_service_name("frontend").build())
+        .with_span_processor(BatchSpanProcessor::new(exporter, config))
+        .build()
+}
+
+fn quick_retries() -> RetryPolicy {
+    RetryPolicy { initial_backoff: Duration::from_millis(50), max_attempts: 3, ..Default::default() }
+}
+
+#[wasm_bindgen_test]
+async fn the_collector_receives_spec_otlp_json() {
+    let receiver = Receiver::new("payload");
+    let exporter = OtlpHttpExporter::builder(receiver.traces_url()).with_header("x-team", "web").build();
+    let provider = provider(exporter.clone(), Duration::from_secs(3600));
+    let mut span = provider.tracer("cruddur").start("load home");
+    span.set_attribute(KeyValue::new("app.result_length", 3));
+    let trace_id = span.span_context().trace_id().to_string();
+    span.end();
+    provider.force_flush().await.expect("flush");
+
+    let posts = receiver.posts(1).await;
+    assert_eq!(posts.len(), 1);
+    let request = &posts[0];
+    assert_eq!(request["path"], "/v1/traces");
+    assert_eq!(request["headers"]["content-type"], "application/json");
+    assert_eq!(request["headers"]["x-team"], "web");
+    let body: serde_json::Value =
+        serde_json::from_str(request["body"].as_str().expect("body")).expect("JSON");
+    let resource = &body["resourceSpans"][0]["resource"]["attributes"];
+    assert!(
+        resource
+            .as_array()
+            .expect("attrs")
+            .iter()
+            .any(|a| a["key"] == "service.name" && a["value"]["stringValue"] == "frontend")
+    );
+    assert_eq!(body["resourceSpans"][0]["scopeSpans"][0]["scope"]["name"], "cruddur");
+    let span = &body["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
+    assert_eq!(span["traceId"], trace_id, "trace id is lowercase hex");
+    assert_eq!(span["spanId"].as_str().map(str::len), Some(16));
+    assert_eq!(span["kind"], 1, "enums are integers");
+    assert!(span["startTimeUnixNano"].is_string(), "int64 values are strings");
+    assert_eq!(span["attributes"][0], json!({"key": "app.result_length", "value": {"intValue": "3"}}));
+    assert_eq!(exporter.stats().requests, 1);
+}
+
+#[wasm_bindgen_test]
+async fn a_503_with_retry_after_is_retried_and_then_delivered() {
+    let receiver = Receiver::new("retry");
+    receiver.script(json!([{"status": 503, "headers": {"retry-after": "1"}, "body": "busy"}])).await;
+    let exporter = OtlpHttpExporter::builder(receiver.traces_url()).build();
+    let provider = provider(exporter.clone(), Duration::from_secs(3600));
+    provider.tracer("test").start("s").end();
+    provider.force_flush().await.expect("delivered after a retry");
+    let posts = receiver.posts(2).await;
+    assert_eq!(posts.len(), 2);
+    let waited = posts[1]["received_at_ms"].as_f64().unwrap_or(0.0)
+        - posts[0]["received_at_ms"].as_f64().unwrap_or(0.0);
+    assert!(waited >= 950.0, "Retry-After: 1 was not honoured (retried after {waited} ms)");
+    assert_eq!(posts[0]["body"], posts[1]["body"], "the retry sends the same payload");
+    assert_eq!(exporter.stats().retries, 1);
+}
+
+#[wasm_bindgen_test]
+async fn a_400_is_not_retried() {
+    let receiver = Receiver::new("reject");
+    receiver.script(json!([{"status": 400, "body": "bad payload"}])).await;
+    let exporter =
+        OtlpHttpExporter::builder(receiver.traces_url()).with_retry_policy(quick_retries()).build();
+    let provider = provider(exporter.clone(), Duration::from_secs(3600));
+    provider.tracer("test").start("s").end();
+    let result = provider.force_flush().await;
+    assert_eq!(result, Err(ExportError::Rejected { status: 400, message: "bad payload".into() }));
+    sleep(300).await;
+    assert_eq!(receiver.posts(1).await.len(), 1);
+    assert_eq!(exporter.stats().retries, 0);
+}
+
+#[wasm_bindgen_test]
+async fn partial_success_is_counted_and_not_retried() {
+    let receiver = Receiver::new("partial");
+    let body = json!({"partialSuccess": {"rejectedSpans": "2", "errorMessage": "spans too old"}}).to_string();
+    receiver.script(json!([{"status": 200, "body": body}])).await;
+    let exporter = OtlpHttpExporter::builder(receiver.traces_url()).build();
+    let provider = provider(exporter.clone(), Duration::from_secs(3600));
+    provider.tracer("test").start("s").end();
+    provider.force_flush().await.expect("a partial success is still a success");
+    assert_eq!(exporter.stats().rejected_spans, 2);
+    assert_eq!(exporter.stats().retries, 0);
+}
+
+#[wasm_bindgen_test]
+async fn network_errors_are_retried_then_reported() {
+    // Nothing listens on this loopback port: every attempt fails to connect.
+    let exporter =
+        OtlpHttpExporter::builder("http://127.0.0.1:47/v1/traces").with_retry_policy(quick_retries()).build();
+    let provider = provider(exporter.clone(), Duration::from_secs(3600));
+    provider.tracer("test").start("s").end();
+    let result = provider.force_flush().await;
+    assert!(matches!(result, Err(ExportError::Failed(_))), "{result:?}");
+    assert_eq!(exporter.stats().requests, 3);
+    assert_eq!(exporter.stats().retries, 2);
+    // The page is still fine: tracing goes on.
+    provider.tracer("test").start("after").end();
+}
+
+#[wasm_bindgen_test]
+async fn unload_exports_fit_keepalive_bodies_and_lose_nothing() {
+    let receiver = Receiver::new("keepalive");
+    let exporter = OtlpHttpExporter::builder(receiver.traces_url()).build();
+    exporter.set_resource(&Resource::builder().with_service_name("frontend").build());
+    let source = otel_web::export::InMemoryExporter::default();
+    let collecting = TracerProvider::builder().with_simple_exporter(source.clone()).build();
+    for i in 0..300 {
+        let mut span = collecting.tracer("test").start(format!("span-{i}"));
+        span.set_attribute(KeyValue::new("payload", "x".repeat(500)));
+        span.end();
+    }
+    let spans = source.finished_spans();
+    exporter.export(spans, ExportMode::Unload).await.expect("delivered");
+    let posts = receiver.posts(3).await;
+    assert!(posts.len() >= 3, "300 spans of ~700 bytes need several keepalive bodies");
+    let mut names = Vec::new();
+    for post in &posts {
+        let body = post["body"].as_str().expect("body");
+        assert!(body.len() <= otel_web::export::KEEPALIVE_MAX_BODY_BYTES, "a body of {} bytes", body.len());
+        names.extend(spans_of(body).into_iter().map(|s| s["name"].as_str().unwrap_or_default().to_owned()));
+    }
+    assert_eq!(names.len(), 300);
+    assert_eq!(exporter.stats().keepalive_requests as usize, posts.len());
+}
+
+#[wasm_bindgen_test]
+async fn pagehide_flushes_at_once_and_later_spans_follow() {
+    let receiver = Receiver::new("pagehide");
+    let exporter = OtlpHttpExporter::builder(receiver.traces_url()).build();
+    let provider = provider(exporter.clone(), Duration::from_secs(3600));
+    let tracer = provider.tracer("test");
+    for i in 0..3 {
+        tracer.start(format!("before-{i}")).end();
+    }
+    let window = web_sys::window().expect("window");
+    let event = web_sys::Event::new("pagehide").expect("event");
+    window.dispatch_event(&event).expect("dispatch");
+    let posts = receiver.posts(1).await;
+    assert_eq!(posts.len(), 1, "the hour-long batch delay was not waited for");
+    assert_eq!(spans_of(posts[0]["body"].as_str().expect("body")).len(), 3);
+
+    // While hidden, a span that ends is sent right away.
+    tracer.start("after").end();
+    let posts = receiver.posts(2).await;
+    assert_eq!(posts.len(), 2);
+    assert_eq!(spans_of(posts[1]["body"].as_str().expect("body"))[0]["name"], "after");
+    assert_eq!(exporter.stats().keepalive_requests, 2);
+
+    // Visible again: back to batching.
+    let visible = web_sys::Event::new("visibilitychange").expect("event");
+    window
+        .document()
+        .expect("document")
+        .unchecked_into::<web_sys::EventTarget>()
+        .dispatch_event(&visible)
+        .expect("dispatch");
+    tracer.start("batched").end();
+    sleep(300).await;
+    assert_eq!(receiver.posts(2).await.len(), 2);
+    provider.shutdown().await.expect("shutdown flushes");
+    assert_eq!(receiver.posts(3).await.len(), 3);
+}
