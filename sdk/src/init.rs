@@ -3,7 +3,9 @@
 use crate::config::{Config, ExporterKind};
 use crate::error::ConfigError;
 use crate::export::{ConsoleExporter, OtlpHttpExporter};
+use crate::fetch::FetchConfig;
 use crate::processor::{BatchSpanProcessor, SimpleSpanProcessor};
+use crate::report::{self, Problem};
 use crate::resource::Resource;
 use crate::trace::TracerProvider;
 
@@ -17,9 +19,20 @@ use crate::trace::TracerProvider;
 /// # let _ = provider;
 /// ```
 pub fn init(config: Config) -> Result<TracerProvider, ConfigError> {
+    let fetch = FetchConfig {
+        propagate_to: config.propagate_trace_header_cors_urls.clone(),
+        correct_clock_skew: config.correct_clock_skew,
+    };
+    let instrument_global_fetch = config.instrument_global_fetch;
     let provider = build_provider(config)?;
     opentelemetry::global::set_tracer_provider(provider.clone());
     opentelemetry::global::set_text_map_propagator(crate::propagation::default_propagator());
+    if cfg!(target_arch = "wasm32") {
+        crate::fetch::configure(fetch);
+        if instrument_global_fetch && let Err(e) = crate::fetch::install_global() {
+            report::warn(Problem::Config, &format!("could not instrument window.fetch: {e:?}"));
+        }
+    }
     Ok(provider)
 }
 

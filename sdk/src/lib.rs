@@ -65,12 +65,15 @@
 //! | [`processor`] | batch (browser timers, page-hide flush) and simple processors |
 //! | [`export`] | OTLP/HTTP JSON over `fetch`, console, in-memory (feature `testing`) |
 //! | [`propagation`] | W3C `traceparent`/`tracestate` and `baggage` |
+//! | [`fetch`] | traced `fetch`: CLIENT spans, allowlisted propagation, resource timing, latency split, clock skew |
+//! | `http` | (feature `gloo-net`) a traced drop-in for `gloo_net::http::Request` |
 //! | [`config`] | typed configuration, also read from the page |
 //! | [`semconv`] | attribute keys, including the documented `otelweb.*` ones |
 //!
 //! ## Features
 //!
 //! - `testing`: [`export::InMemoryExporter`], for tests of instrumented code.
+//! - `gloo-net`: `otel_web::http::Request`, a traced drop-in for `gloo_net::http::Request`.
 //!
 //! ## Never breaking the page
 //!
@@ -83,6 +86,9 @@
 pub mod config;
 pub mod error;
 pub mod export;
+pub mod fetch;
+#[cfg(feature = "gloo-net")]
+pub mod http;
 mod init;
 mod platform;
 pub mod processor;

@@ -31,3 +31,48 @@ pub const EXCEPTION_TYPE: &str = "exception.type";
 ///
 /// Example: `otelweb.dropped_spans = 37`.
 pub const OTELWEB_DROPPED_SPANS: &str = "otelweb.dropped_spans";
+
+/// HTTP method, upper case (`GET`); `_OTHER` for methods outside the standard set.
+pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
+/// The method as sent, when `http.request.method` is `_OTHER`.
+pub const HTTP_REQUEST_METHOD_ORIGINAL: &str = "http.request.method_original";
+/// The request URL, credentials and sensitive query values redacted.
+pub const URL_FULL: &str = "url.full";
+/// The route template the caller gave (`/api/activities/{id}`).
+pub const URL_TEMPLATE: &str = "url.template";
+/// Host of the server.
+pub const SERVER_ADDRESS: &str = "server.address";
+/// Port of the server.
+pub const SERVER_PORT: &str = "server.port";
+/// Response status code.
+pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+/// Why the request failed: the status code (`404`), `timeout`, or the JS error's name.
+pub const ERROR_TYPE: &str = "error.type";
+/// Compressed response body size (`encodedBodySize`).
+pub const HTTP_RESPONSE_BODY_SIZE: &str = "http.response.body.size";
+/// Bytes transferred for the response, headers included (`transferSize`).
+pub const HTTP_RESPONSE_SIZE: &str = "http.response.size";
+
+/// The server's processing time in milliseconds, from its `Server-Timing: app;dur=…`.
+///
+/// Example: `otelweb.server.duration_ms = 12.3`.
+pub const OTELWEB_SERVER_DURATION_MS: &str = "otelweb.server.duration_ms";
+/// The network's share of a fetch in milliseconds: the client span's duration minus the
+/// server's processing time. "How much of this click was the network" as a query.
+///
+/// Example: `otelweb.network.duration_ms = 30.1`.
+pub const OTELWEB_NETWORK_DURATION_MS: &str = "otelweb.network.duration_ms";
+/// The smoothed estimate of server clock minus browser clock in milliseconds, after this fetch.
+///
+/// Example: `otelweb.clock.offset_ms = -5012.4` (the browser is 5 s ahead).
+pub const OTELWEB_CLOCK_OFFSET_MS: &str = "otelweb.clock.offset_ms";
+/// The shift applied to this span's exported timestamps to put them in server time, when clock
+/// skew correction is on.
+///
+/// Example: `otelweb.clock.shift_ms = -5012.4`.
+pub const OTELWEB_CLOCK_SHIFT_MS: &str = "otelweb.clock.shift_ms";
+/// Uncompressed response body size (`decodedBodySize`).
+pub const OTELWEB_RESPONSE_DECODED_BODY_SIZE: &str = "otelweb.response.decoded_body_size";
+/// Where the span's end time came from: `resource-timing` (the browser's own entry, as in the
+/// network panel) or `body-end` (no entry was available, e.g. buffer full).
+pub const OTELWEB_TIMING_SOURCE: &str = "otelweb.timing.source";

@@ -6,7 +6,7 @@
 //!
 //! | request | effect |
 //! |---|---|
-//! | `POST /s/{session}/_script` with `[{"status":503,"headers":{"retry-after":"1"},"body":""}]` | queue responses for the session's next requests |
+//! | `POST /s/{session}/_script` with `[{"status":503,"headers":{"retry-after":"1"},"body":"","delay_ms":0}]` | queue responses for the session's next requests |
 //! | `GET /s/{session}/_requests` | the recorded requests, as JSON |
 //! | anything else under `/s/{session}/` | recorded, answered with the next scripted response (default `200 {}`) |
 //!
@@ -33,6 +33,9 @@ pub struct Scripted {
     pub headers: HashMap<String, String>,
     #[serde(default)]
     pub body: String,
+    /// Wait this long before answering (a slow server).
+    #[serde(default)]
+    pub delay_ms: u64,
 }
 
 /// One recorded request.
@@ -82,6 +85,8 @@ fn cors(mut response: Response, request: &HeaderMap) -> Response {
     headers.insert("access-control-allow-origin", origin);
     headers.insert("access-control-expose-headers", HeaderValue::from_static("*"));
     headers.insert("timing-allow-origin", HeaderValue::from_static("*"));
+    // Test pages may be cross-origin isolated (COEP), which refuses no-cors responses without this.
+    headers.insert("cross-origin-resource-policy", HeaderValue::from_static("cross-origin"));
     headers.insert("vary", HeaderValue::from_static("origin"));
     response
 }
@@ -93,10 +98,14 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let response = answer(&sessions, &session, &rest, &method, &headers, body);
+    let (response, delay_ms) = answer(&sessions, &session, &rest, &method, &headers, body);
+    if delay_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay_ms.min(30_000))).await;
+    }
     cors(response, &headers)
 }
 
+/// The response for a request, and how long to wait before sending it.
 fn answer(
     sessions: &Sessions,
     session: &str,
@@ -104,20 +113,20 @@ fn answer(
     method: &Method,
     headers: &HeaderMap,
     body: Bytes,
-) -> Response {
+) -> (Response, u64) {
     let Ok(mut sessions) = sessions.lock() else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        return (StatusCode::INTERNAL_SERVER_ERROR.into_response(), 0);
     };
     let entry = sessions.entry(session.to_owned()).or_default();
     match (method, rest) {
         (&Method::POST, "_script") => match serde_json::from_slice::<Vec<Scripted>>(&body) {
             Ok(script) => {
                 entry.script.extend(script);
-                StatusCode::NO_CONTENT.into_response()
+                (StatusCode::NO_CONTENT.into_response(), 0)
             }
-            Err(e) => (StatusCode::BAD_REQUEST, format!("bad script: {e}")).into_response(),
+            Err(e) => ((StatusCode::BAD_REQUEST, format!("bad script: {e}")).into_response(), 0),
         },
-        (&Method::GET, "_requests") => Json(entry.requests.clone()).into_response(),
+        (&Method::GET, "_requests") => (Json(entry.requests.clone()).into_response(), 0),
         (&Method::OPTIONS, _) => {
             entry.requests.push(record(method, rest, headers, &body));
             let mut response = StatusCode::NO_CONTENT.into_response();
@@ -130,7 +139,7 @@ fn answer(
                 h.insert("access-control-allow-headers", requested.clone());
             }
             h.insert("access-control-max-age", HeaderValue::from_static("0"));
-            response
+            (response, 0)
         }
         _ => {
             entry.requests.push(record(method, rest, headers, &body));
@@ -138,6 +147,7 @@ fn answer(
                 status: 200,
                 headers: HashMap::new(),
                 body: "{}".into(),
+                delay_ms: 0,
             });
             let mut response =
                 (StatusCode::from_u16(scripted.status).unwrap_or(StatusCode::OK), scripted.body)
@@ -149,7 +159,7 @@ fn answer(
                     response.headers_mut().insert(name, value);
                 }
             }
-            response
+            (response, scripted.delay_ms)
         }
     }
 }

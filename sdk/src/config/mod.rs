@@ -26,6 +26,9 @@
 //! | `batch.maxQueueSize`, `batch.maxExportBatchSize`, `batch.scheduledDelayMs`, `batch.exportTimeoutMs` | | [`Config::batch`] |
 //! | `limits.attributeCountLimit`, `limits.attributeValueLengthLimit`, `limits.eventCountLimit`, `limits.linkCountLimit` | | [`Config::limits`] |
 //! | `idGenerator` (`random`, `xray`) | | [`Config::id_generator`] |
+//! | `propagateTraceHeaderCorsUrls` (origins, URL prefixes, `/regex/`) | | [`Config::propagate_trace_header_cors_urls`] |
+//! | `instrumentGlobalFetch` (boolean) | | [`Config::instrument_global_fetch`] |
+//! | `correctClockSkew` (boolean) | | [`Config::correct_clock_skew`] |
 
 mod page;
 
@@ -35,6 +38,7 @@ use opentelemetry::KeyValue;
 
 use crate::error::ConfigError;
 use crate::export::OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT_MS;
+use crate::fetch::OriginMatcher;
 use crate::processor::BatchConfig;
 use crate::trace::{IdGenerator, Sampler, SpanLimits};
 
@@ -78,6 +82,12 @@ pub struct Config {
     pub limits: SpanLimits,
     /// Random or X-Ray compatible trace ids.
     pub id_generator: IdGenerator,
+    /// Origins besides the page's own whose requests carry trace headers.
+    pub propagate_trace_header_cors_urls: Vec<OriginMatcher>,
+    /// Patch `window.fetch` so every fetch on the page is traced (default off).
+    pub instrument_global_fetch: bool,
+    /// Shift exported browser timestamps into the server's clock (default off).
+    pub correct_clock_skew: bool,
 }
 
 /// The default traces endpoint: the page's own origin, where a relay adds credentials.
@@ -98,6 +108,9 @@ impl Default for Config {
             batch: BatchConfig::default(),
             limits: SpanLimits::default(),
             id_generator: IdGenerator::default(),
+            propagate_trace_header_cors_urls: Vec::new(),
+            instrument_global_fetch: false,
+            correct_clock_skew: false,
         }
     }
 }
@@ -166,6 +179,25 @@ impl Config {
     /// Sets the id generator.
     pub fn with_id_generator(mut self, id_generator: IdGenerator) -> Self {
         self.id_generator = id_generator;
+        self
+    }
+
+    /// Allows trace headers on requests to an origin (`http://127.0.0.1:4567`), a URL prefix,
+    /// or a `/regex/` (see [`OriginMatcher::parse`]).
+    pub fn with_propagation_to(mut self, matcher: OriginMatcher) -> Self {
+        self.propagate_trace_header_cors_urls.push(matcher);
+        self
+    }
+
+    /// Patches `window.fetch` so every fetch on the page is traced.
+    pub fn with_global_fetch_instrumentation(mut self, on: bool) -> Self {
+        self.instrument_global_fetch = on;
+        self
+    }
+
+    /// Shifts exported browser timestamps into the server's clock.
+    pub fn with_clock_skew_correction(mut self, on: bool) -> Self {
+        self.correct_clock_skew = on;
         self
     }
 

@@ -10,6 +10,7 @@ use opentelemetry::{KeyValue, Value};
 
 use super::{Config, ExporterKind};
 use crate::error::ConfigError;
+use crate::fetch::OriginMatcher;
 use crate::report::{self, Problem};
 use crate::trace::{IdGenerator, Sampler};
 
@@ -61,6 +62,13 @@ fn string(field: &'static str, value: &PageValue) -> Result<String, ConfigError>
     match value {
         PageValue::String(s) => Ok(s.clone()),
         other => Err(ConfigError::field(field, format!("must be a string, got {}", other.kind()))),
+    }
+}
+
+fn boolean(field: &'static str, value: &PageValue) -> Result<bool, ConfigError> {
+    match value {
+        PageValue::Bool(b) => Ok(*b),
+        other => Err(ConfigError::field(field, format!("must be true or false, got {}", other.kind()))),
     }
 }
 
@@ -208,6 +216,22 @@ pub(crate) fn apply_json(mut config: Config, json: &PageValue) -> Result<Config,
                     }
                 }
             }
+            "propagateTraceHeaderCorsUrls" => {
+                let PageValue::List(items) = value else {
+                    return Err(ConfigError::field(
+                        "propagateTraceHeaderCorsUrls",
+                        format!("must be a list, got {}", value.kind()),
+                    ));
+                };
+                for item in items {
+                    let entry = string("propagateTraceHeaderCorsUrls", item)?;
+                    config.propagate_trace_header_cors_urls.push(OriginMatcher::parse(&entry)?);
+                }
+            }
+            "instrumentGlobalFetch" => {
+                config.instrument_global_fetch = boolean("instrumentGlobalFetch", value)?
+            }
+            "correctClockSkew" => config.correct_clock_skew = boolean("correctClockSkew", value)?,
             other => unknown("otel-web-config", other),
         }
     }
@@ -361,6 +385,11 @@ mod tests {
             ("batch", obj(&[("maxQueueSize", PageValue::Number(100.0)), ("scheduledDelayMs", s("250"))])),
             ("limits", obj(&[("attributeValueLengthLimit", PageValue::Number(64.0))])),
             ("idGenerator", s("xray")),
+            (
+                "propagateTraceHeaderCorsUrls",
+                PageValue::List(vec![s("http://127.0.0.1:4567"), s("/^https:.*/")]),
+            ),
+            ("correctClockSkew", PageValue::Bool(true)),
         ]);
         let config = apply_json(Config::default(), &json).expect("valid");
         assert_eq!(config.service_name, "frontend");
@@ -383,6 +412,15 @@ mod tests {
         );
         assert_eq!(config.limits.max_attribute_value_length, Some(64));
         assert_eq!(config.id_generator, IdGenerator::XRay);
+        assert_eq!(
+            config.propagate_trace_header_cors_urls,
+            vec![
+                OriginMatcher::Exact("http://127.0.0.1:4567".into()),
+                OriginMatcher::Regex("^https:.*".into())
+            ]
+        );
+        assert!(config.correct_clock_skew);
+        assert!(!config.instrument_global_fetch);
     }
 
     #[test]
@@ -394,6 +432,11 @@ mod tests {
             (obj(&[("sampler", s("half"))]), "`sampler`"),
             (obj(&[("samplerArg", s("1.5"))]), "`samplerArg`"),
             (s("not an object"), "`otel-web-config`"),
+            (
+                obj(&[("propagateTraceHeaderCorsUrls", PageValue::List(vec![s("example.com")]))]),
+                "`propagateTraceHeaderCorsUrls`",
+            ),
+            (obj(&[("correctClockSkew", s("yes"))]), "`correctClockSkew`"),
         ];
         for (json, field) in cases {
             let err = apply_json(Config::default(), &json).expect_err(field);

@@ -37,7 +37,12 @@ pub(crate) fn monotonic_ms() -> f64 {
 
 /// The current time in nanoseconds since the Unix epoch.
 pub(crate) fn now_unix_nanos() -> u64 {
-    let mono = monotonic_ms();
+    mono_to_unix_nanos(monotonic_ms())
+}
+
+/// Epoch nanoseconds of a time on the monotonic clock (`performance.now()`, or a resource
+/// timing entry's fields), through the same anchor as every other timestamp.
+pub(crate) fn mono_to_unix_nanos(mono: f64) -> u64 {
     let anchor = ANCHOR.with(|cell| {
         let anchor = match cell.get() {
             Some(anchor) if mono - anchor.checked_at < DRIFT_CHECK_INTERVAL_MS => anchor,
@@ -61,6 +66,27 @@ pub(crate) fn check_drift_now() -> Option<f64> {
         let correction = after.epoch_ms - before.epoch_ms;
         (correction != 0.0).then_some(correction)
     })
+}
+
+thread_local! {
+    static EXPORT_SHIFT_MS: Cell<f64> = const { Cell::new(0.0) };
+}
+
+/// Sets the shift added to every span's timestamps when it ends, to express browser times in
+/// the server's clock (clock-skew correction). Zero turns it off.
+pub(crate) fn set_export_shift_ms(shift: f64) {
+    EXPORT_SHIFT_MS.with(|s| s.set(if shift.is_finite() { shift } else { 0.0 }));
+}
+
+/// The current export shift in milliseconds.
+pub(crate) fn export_shift_ms() -> f64 {
+    EXPORT_SHIFT_MS.with(Cell::get)
+}
+
+/// Adds `shift_ms` to an epoch-nanosecond timestamp.
+pub(crate) fn shifted(unix_nanos: u64, shift_ms: f64) -> u64 {
+    let shift = (shift_ms * 1e6).round() as i64;
+    unix_nanos.saturating_add_signed(shift)
 }
 
 fn recheck(anchor: Anchor, mono: f64, wall: f64) -> Anchor {

@@ -20,10 +20,22 @@ pub(crate) fn original() -> Option<js_sys::Function> {
 }
 
 /// Calls the unpatched `fetch(url, init)`; a synchronous throw becomes `Err`.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code, reason = "the exporter sends only in wasm32"))]
 pub(crate) fn call(url: &str, init: &web_sys::RequestInit) -> Result<js_sys::Promise, JsValue> {
     let fetch = original().ok_or_else(|| JsValue::from_str("fetch is not available here"))?;
     let promise = fetch.call2(&js_sys::global(), &JsValue::from_str(url), init)?;
     promise.dyn_into::<js_sys::Promise>()
+}
+
+/// Calls the unpatched `fetch(request)`.
+pub(crate) fn call_request(request: &web_sys::Request) -> Result<js_sys::Promise, JsValue> {
+    let fetch = original().ok_or_else(|| JsValue::from_str("fetch is not available here"))?;
+    fetch.call1(&js_sys::global(), request)?.dyn_into::<js_sys::Promise>()
+}
+
+/// The JS error's `name` (`TypeError`, `AbortError`, `TimeoutError`), if it has one.
+pub(crate) fn error_name(error: &JsValue) -> Option<String> {
+    js_sys::Reflect::get(error, &"name".into()).ok().and_then(|n| n.as_string())
 }
 
 /// A readable one-line description of a JS error value.

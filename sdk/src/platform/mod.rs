@@ -5,7 +5,6 @@
 
 pub(crate) mod clock;
 pub(crate) mod console;
-#[cfg(target_arch = "wasm32")]
 pub(crate) mod fetch;
 pub(crate) mod random;
 pub(crate) mod timer;

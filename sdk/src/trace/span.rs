@@ -55,6 +55,16 @@ impl SpanData {
         self.end_time_unix_nano.saturating_sub(self.start_time_unix_nano)
     }
 
+    /// Moves every timestamp by `shift_ms` (clock-skew correction) and records the shift.
+    fn shift_times(&mut self, shift_ms: f64) {
+        self.start_time_unix_nano = clock::shifted(self.start_time_unix_nano, shift_ms);
+        self.end_time_unix_nano = clock::shifted(self.end_time_unix_nano, shift_ms);
+        for event in &mut self.events {
+            event.time_unix_nano = clock::shifted(event.time_unix_nano, shift_ms);
+        }
+        self.attributes.push(KeyValue::new(crate::semconv::OTELWEB_CLOCK_SHIFT_MS, shift_ms));
+    }
+
     /// The value of attribute `key`, if set.
     pub fn attribute(&self, key: &str) -> Option<&opentelemetry::Value> {
         self.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| &kv.value)
@@ -111,6 +121,10 @@ impl Span {
         let Some(recording) = self.recording.take() else { return };
         let Recording { mut data, provider, .. } = *recording;
         data.end_time_unix_nano = end_time_unix_nano.max(data.start_time_unix_nano);
+        let shift = clock::export_shift_ms();
+        if shift != 0.0 {
+            data.shift_times(shift);
+        }
         if data.span_context.is_sampled() {
             pipeline::on_end(provider.id, data);
         }

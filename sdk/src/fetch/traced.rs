@@ -1,0 +1,314 @@
+//! One traced fetch, from the call to the response's last byte.
+//!
+//! ```text
+//!  call ──▶ CLIENT span starts (child of Context::current())
+//!        ├─ traceparent/tracestate/baggage injected if the origin is allowed
+//!        ├─ the browser's own fetch (never the patched one)
+//!  headers ◀─ status, Server-Timing read; the response goes back to the caller at once
+//!  body end ─▶ resource timing entry claimed → phase events, sizes; latency split and clock
+//!              offset computed; span ends at the entry's responseEnd
+//! ```
+//!
+//! Whatever goes wrong inside (no `URL`, headers that cannot be set, a missing timing entry, a
+//! malformed `Server-Timing`), the caller gets exactly the response or error plain `fetch` would
+//! have given.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+
+use opentelemetry::propagation::Injector;
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::{Context, InstrumentationScope, KeyValue, global};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use super::skew::{Exchange, SkewEstimator};
+use super::{FetchOptions, PropagationPolicy, server_timing, timing, url};
+use crate::platform::{clock, fetch as browser, timer};
+use crate::semconv;
+use crate::sync;
+
+/// How long after the response's headers the span may wait for the body to finish.
+const MAX_BODY_WAIT_MS: u32 = 60_000;
+/// How long after the body ends to wait for the resource timing entry.
+const MAX_ENTRY_WAIT_MS: u32 = 300;
+
+/// Settings for every traced fetch on this thread, set by [`super::configure`].
+#[derive(Debug, Default)]
+pub(super) struct Settings {
+    pub(super) policy: PropagationPolicy,
+    pub(super) correct_clock_skew: bool,
+    pub(super) skew: SkewEstimator,
+}
+
+thread_local! {
+    pub(super) static SETTINGS: RefCell<Settings> = RefCell::new(Settings::default());
+}
+
+const STANDARD_METHODS: &[&str] =
+    &["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
+
+struct HeaderInjector<'a>(&'a web_sys::Headers);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        let _ = self.0.set(key, &value);
+    }
+}
+
+fn location_origin() -> String {
+    js_sys::Reflect::get(&js_sys::global(), &"location".into())
+        .and_then(|l| js_sys::Reflect::get(&l, &"origin".into()))
+        .ok()
+        .and_then(|o| o.as_string())
+        .unwrap_or_default()
+}
+
+/// Everything known when the request starts.
+struct Started {
+    cx: Context,
+    url: String,
+    called_at: f64,
+    start_unix_nanos: u64,
+}
+
+fn start_span(request: &web_sys::Request, options: &FetchOptions) -> Started {
+    let raw_method = request.method();
+    let method = raw_method.to_ascii_uppercase();
+    let url = request.url();
+    let parsed = web_sys::Url::new(&url).ok();
+    let name: Cow<'static, str> = match &options.route {
+        Some(route) => format!("{method} {route}").into(),
+        None => method.clone().into(),
+    };
+    let mut attributes = Vec::with_capacity(8);
+    if STANDARD_METHODS.contains(&method.as_str()) {
+        attributes.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, method));
+    } else {
+        attributes.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, "_OTHER"));
+        attributes.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD_ORIGINAL, raw_method));
+    }
+    attributes.push(KeyValue::new(semconv::URL_FULL, url::redact(&url)));
+    if let Some(route) = &options.route {
+        attributes.push(KeyValue::new(semconv::URL_TEMPLATE, route.clone()));
+    }
+    let mut origin = String::new();
+    if let Some(parsed) = &parsed {
+        origin = parsed.origin();
+        attributes.push(KeyValue::new(semconv::SERVER_ADDRESS, parsed.hostname()));
+        let scheme = parsed.protocol().trim_end_matches(':').to_owned();
+        let port = parsed.port().parse::<u16>().ok().or_else(|| url::default_port(&scheme));
+        if let Some(port) = port {
+            attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
+        }
+    }
+    let called_at = crate::platform::clock::monotonic_ms();
+    let start_unix_nanos = clock::mono_to_unix_nanos(called_at);
+    let tracer = global::tracer_with_scope(
+        InstrumentationScope::builder("otel-web.fetch").with_version(env!("CARGO_PKG_VERSION")).build(),
+    );
+    let span = tracer
+        .span_builder(name)
+        .with_kind(SpanKind::Client)
+        .with_start_time(clock::to_system_time(start_unix_nanos))
+        .with_attributes(attributes)
+        .start_with_context(&tracer, &Context::current());
+    let cx = Context::current().with_span(span);
+
+    let allowed = SETTINGS
+        .try_with(|s| {
+            s.try_borrow().map(|s| s.policy.allows(&location_origin(), &origin, &url)).unwrap_or(false)
+        })
+        .unwrap_or(false);
+    if allowed && request.mode() != web_sys::RequestMode::NoCors {
+        let headers = request.headers();
+        global::get_text_map_propagator(|propagator| {
+            propagator.inject_context(&cx, &mut HeaderInjector(&headers))
+        });
+    }
+    Started { cx, url, called_at, start_unix_nanos }
+}
+
+/// Adds our timeout to the request's own abort signal (if any).
+fn with_timeout(
+    request: web_sys::Request,
+    timeout_ms: u32,
+) -> (web_sys::Request, Option<web_sys::AbortController>) {
+    let Ok(controller) = web_sys::AbortController::new() else { return (request, None) };
+    let own = request.signal();
+    let combined = js_sys::Reflect::get(&js_sys::global(), &"AbortSignal".into())
+        .and_then(|ctor| js_sys::Reflect::get(&ctor, &"any".into()).map(|any| (ctor, any)))
+        .ok()
+        .and_then(|(ctor, any)| {
+            let any: js_sys::Function = any.dyn_into().ok()?;
+            let signals = js_sys::Array::of2(&own, &controller.signal());
+            any.call1(&ctor, &signals).ok()?.dyn_into::<web_sys::AbortSignal>().ok()
+        })
+        .unwrap_or_else(|| controller.signal());
+    let init = web_sys::RequestInit::new();
+    init.set_signal(Some(&combined));
+    match web_sys::Request::new_with_request_and_init(&request, &init) {
+        Ok(timed) => {
+            let abort = controller.clone();
+            sync::spawn(async move {
+                timer::sleep(timeout_ms).await;
+                let reason =
+                    web_sys::DomException::new_with_message_and_name("the request timed out", "TimeoutError");
+                match reason {
+                    Ok(reason) => abort.abort_with_reason(&reason),
+                    Err(_) => abort.abort(),
+                }
+            });
+            (timed, Some(controller))
+        }
+        Err(_) => (request, None),
+    }
+}
+
+/// Sends `request` through the browser's own fetch, traced.
+pub(super) async fn traced_fetch(
+    request: web_sys::Request,
+    options: &FetchOptions,
+) -> Result<web_sys::Response, JsValue> {
+    let started = start_span(&request, options);
+    let (request, _controller) = match options.timeout {
+        Some(timeout) => with_timeout(request, timeout.as_millis().min(u32::MAX as u128) as u32),
+        None => (request, None),
+    };
+    let outcome = match browser::call_request(&request) {
+        Ok(promise) => JsFuture::from(promise).await,
+        Err(e) => Err(e),
+    };
+    let span = started.cx.span();
+    match outcome {
+        Ok(value) => {
+            let Ok(response) = value.clone().dyn_into::<web_sys::Response>() else {
+                span.end();
+                return Ok(value.unchecked_into());
+            };
+            let headers_at = crate::platform::clock::monotonic_ms();
+            on_response(&started, &response);
+            let clone = response.clone().ok();
+            sync::spawn(finish(started, clone, headers_at));
+            Ok(response)
+        }
+        Err(error) => {
+            let name = browser::error_name(&error).unwrap_or_else(|| "_OTHER".into());
+            let error_type = if name == "TimeoutError" { "timeout".to_owned() } else { name };
+            span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, error_type));
+            span.set_status(Status::error(browser::describe(&error)));
+            span.end();
+            Err(error)
+        }
+    }
+}
+
+fn on_response(started: &Started, response: &web_sys::Response) {
+    let span = started.cx.span();
+    if response.type_() == web_sys::ResponseType::Opaque {
+        return;
+    }
+    let status = response.status();
+    span.set_attribute(KeyValue::new(semconv::HTTP_RESPONSE_STATUS_CODE, i64::from(status)));
+    if status >= 400 {
+        span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, status.to_string()));
+        span.set_status(Status::error(format!("HTTP {status}")));
+    }
+}
+
+/// Waits for the body to finish, then records timing, the latency split and the clock offset,
+/// and ends the span.
+async fn finish(started: Started, clone: Option<web_sys::Response>, headers_at: f64) {
+    let server = clone
+        .as_ref()
+        .and_then(|r| r.headers().get("server-timing").ok().flatten())
+        .map(|h| server_timing::read(&h))
+        .unwrap_or_default();
+    if let Some(body) = clone.as_ref().filter(|r| r.body().is_some()).and_then(|r| r.array_buffer().ok()) {
+        let _ = sync::race(JsFuture::from(body), timer::sleep(MAX_BODY_WAIT_MS)).await;
+    }
+    let body_end = crate::platform::clock::monotonic_ms();
+    let mut entry = None;
+    let mut waited = 0;
+    while entry.is_none() && waited <= MAX_ENTRY_WAIT_MS {
+        entry = timing::claim(&started.url, started.called_at, crate::platform::clock::monotonic_ms());
+        if entry.is_none() {
+            timer::sleep(10).await;
+            waited += 10;
+        }
+    }
+
+    let span = started.cx.span();
+    let (end_mono, request_sent, first_byte) = match &entry {
+        Some(entry) => {
+            for (name, at) in entry.phases() {
+                span.add_event_with_timestamp(
+                    name,
+                    clock::to_system_time(clock::mono_to_unix_nanos(at)),
+                    vec![],
+                );
+            }
+            if entry.encoded_body_size > 0.0 {
+                span.set_attribute(KeyValue::new(
+                    semconv::HTTP_RESPONSE_BODY_SIZE,
+                    entry.encoded_body_size as i64,
+                ));
+            }
+            if entry.transfer_size > 0.0 {
+                span.set_attribute(KeyValue::new(semconv::HTTP_RESPONSE_SIZE, entry.transfer_size as i64));
+            }
+            if entry.decoded_body_size > 0.0 {
+                span.set_attribute(KeyValue::new(
+                    semconv::OTELWEB_RESPONSE_DECODED_BODY_SIZE,
+                    entry.decoded_body_size as i64,
+                ));
+            }
+            span.set_attribute(KeyValue::new(semconv::OTELWEB_TIMING_SOURCE, "resource-timing"));
+            let sent = if entry.request_start > 0.0 { entry.request_start } else { started.called_at };
+            let first = if entry.response_start > 0.0 { entry.response_start } else { headers_at };
+            (entry.response_end.max(started.called_at), sent, first)
+        }
+        None => {
+            span.set_attribute(KeyValue::new(semconv::OTELWEB_TIMING_SOURCE, "body-end"));
+            (body_end, started.called_at, headers_at)
+        }
+    };
+    let end_unix_nanos = clock::mono_to_unix_nanos(end_mono).max(started.start_unix_nanos);
+    let client_ms = (end_unix_nanos - started.start_unix_nanos) as f64 / 1e6;
+    if let Some(server_ms) = server.duration_ms {
+        span.set_attribute(KeyValue::new(semconv::OTELWEB_SERVER_DURATION_MS, server_ms));
+        span.set_attribute(KeyValue::new(
+            semconv::OTELWEB_NETWORK_DURATION_MS,
+            (client_ms - server_ms).max(0.0),
+        ));
+    }
+    if let (Some(server_ms), Some(received_at)) = (server.duration_ms, server.received_at_ms) {
+        let to_epoch_ms = |mono: f64| clock::mono_to_unix_nanos(mono) as f64 / 1e6;
+        let exchange = Exchange {
+            t0: to_epoch_ms(request_sent),
+            t1: received_at,
+            t2: received_at + server_ms,
+            t3: to_epoch_ms(first_byte),
+        };
+        let estimate = SETTINGS
+            .try_with(|s| {
+                let mut s = s.try_borrow_mut().ok()?;
+                let estimate = s.skew.add(exchange)?;
+                if s.correct_clock_skew {
+                    clock::set_export_shift_ms(estimate);
+                }
+                Some(estimate)
+            })
+            .ok()
+            .flatten();
+        if let Some(estimate) = estimate {
+            span.set_attribute(KeyValue::new(semconv::OTELWEB_CLOCK_OFFSET_MS, estimate));
+        }
+    }
+    span.end_with_timestamp(clock::to_system_time(end_unix_nanos));
+}
+
+/// The current clock-offset estimate (server minus browser, ms), if any response carried one.
+pub(super) fn clock_offset_ms() -> Option<f64> {
+    SETTINGS.try_with(|s| s.try_borrow().ok().and_then(|s| s.skew.estimate())).ok().flatten()
+}

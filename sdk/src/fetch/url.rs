@@ -1,0 +1,118 @@
+//! What a request's URL contributes to its span: `url.full` with credentials and sensitive
+//! query values redacted (HTTP semantic conventions), `server.address` and `server.port`.
+
+/// Query parameters whose values are replaced by `REDACTED` in `url.full` (case-insensitive;
+/// a key also matches when it ends with `_` or `-` and one of these, like `x-api-key`).
+pub const SENSITIVE_QUERY_KEYS: &[&str] = &[
+    "access_token",
+    "api_key",
+    "apikey",
+    "auth",
+    "authorization",
+    "code",
+    "credential",
+    "key",
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "session",
+    "sessionid",
+    "sig",
+    "signature",
+    "token",
+    "x-amz-credential",
+    "x-amz-security-token",
+    "x-amz-signature",
+    "x-goog-signature",
+];
+
+fn is_sensitive(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    SENSITIVE_QUERY_KEYS.iter().any(|s| {
+        key == *s || key.strip_suffix(s).is_some_and(|head| head.ends_with('_') || head.ends_with('-'))
+    })
+}
+
+/// `url` with `user:password@` replaced by `REDACTED:REDACTED@` and sensitive query values by
+/// `REDACTED`.
+pub fn redact(url: &str) -> String {
+    let (without_fragment, fragment) = match url.find('#') {
+        Some(i) => (&url[..i], &url[i..]),
+        None => (url, ""),
+    };
+    let (base, query) = match without_fragment.find('?') {
+        Some(i) => (&without_fragment[..i], Some(&without_fragment[i + 1..])),
+        None => (without_fragment, None),
+    };
+    let mut out = String::with_capacity(url.len());
+    match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            out.push_str(scheme);
+            out.push_str("://");
+            match authority.rsplit_once('@') {
+                Some((_, host)) => {
+                    out.push_str("REDACTED:REDACTED@");
+                    out.push_str(host);
+                }
+                None => out.push_str(authority),
+            }
+            out.push_str(path);
+        }
+        None => out.push_str(base),
+    }
+    if let Some(query) = query {
+        out.push('?');
+        for (i, pair) in query.split('&').enumerate() {
+            if i > 0 {
+                out.push('&');
+            }
+            match pair.split_once('=') {
+                Some((key, _)) if is_sensitive(key) => {
+                    out.push_str(key);
+                    out.push_str("=REDACTED");
+                }
+                _ => out.push_str(pair),
+            }
+        }
+    }
+    out.push_str(fragment);
+    out
+}
+
+/// The default port of a scheme, for `server.port` when the URL names none.
+pub fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_and_sensitive_query_values_are_redacted() {
+        let cases = [
+            ("https://api.example.com/a?b=1", "https://api.example.com/a?b=1"),
+            ("https://u:p@api.example.com/a", "https://REDACTED:REDACTED@api.example.com/a"),
+            (
+                "http://127.0.0.1:4567/api/search?q=rust&token=abc&X-API-KEY=k&page=2#top",
+                "http://127.0.0.1:4567/api/search?q=rust&token=REDACTED&X-API-KEY=REDACTED&page=2#top",
+            ),
+            ("/relative?access_token=zzz", "/relative?access_token=REDACTED"),
+            (
+                "https://s3.example.com/o?X-Amz-Signature=abc&flag",
+                "https://s3.example.com/o?X-Amz-Signature=REDACTED&flag",
+            ),
+            ("https://example.com/?monkey=1&keyboard=2", "https://example.com/?monkey=1&keyboard=2"),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(redact(url), expected, "{url}");
+        }
+    }
+}
