@@ -1,33 +1,49 @@
-//! Cruddur's API: the router and its handlers, built by [`app`] so tests can drive it
-//! without a socket.
+//! Cruddur's backend: the API, continuing the browser's trace into SQLite, and the relay that
+//! takes the browser's spans to the collector.
+//!
+//! ```text
+//!  request ─▶ CORS ─▶ SERVER span (parent: the browser's traceparent; user.id from baggage)
+//!                       └─ handler ─▶ home-activities ─▶ SELECT activities (db spans)
+//!  POST /v1/traces ─▶ relay (untraced) ─▶ OTLP endpoint + server-side headers
+//! ```
+//!
+//! [`app`] builds the router from an [`AppState`], so tests drive it with in-memory exporters.
 
-use axum::{Json, Router, routing::get};
-use serde_json::{Value, json};
+pub mod config;
+pub mod cors;
+pub mod db;
+pub mod error;
+pub mod http_trace;
+pub mod model;
+pub mod relay;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
 
-/// Builds the Cruddur API router.
-pub fn app() -> Router {
-    Router::new().route("/api/health", get(health))
-}
+use axum::Router;
+use axum::routing::{get, post};
 
-async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok", "service": "backend" }))
-}
+pub use state::AppState;
 
-#[cfg(test)]
-mod tests {
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
-    use tower::ServiceExt;
-
-    #[tokio::test]
-    async fn health_answers_ok() {
-        let response = super::app()
-            .oneshot(Request::get("/api/health").body(Body::empty()).expect("request"))
-            .await
-            .expect("response");
-        assert_eq!(response.status(), StatusCode::OK);
-        let body = axum::body::to_bytes(response.into_body(), 1024).await.expect("body");
-        let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
-        assert_eq!(json["status"], "ok");
-    }
+/// The API router.
+pub fn app(state: AppState) -> Router {
+    use routes::{activities, health, users};
+    let api = Router::new()
+        .route("/api/health", get(health::health))
+        .route("/api/users", get(users::list))
+        .route("/api/activities/home", get(activities::home))
+        .route("/api/activities/notifications", get(activities::notifications))
+        .route("/api/activities/search", get(activities::search))
+        .route("/api/activities/@{handle}", get(activities::user))
+        .route("/api/activities", post(activities::create))
+        .route("/api/activities/{uuid}/reply", post(activities::reply))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), http_trace::trace_request));
+    // The relay is deliberately outside the tracing layer: no span per export, no feedback loop.
+    let relay = Router::new().route("/v1/traces", post(relay::forward));
+    Router::new()
+        .merge(api)
+        .merge(relay)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), cors::timing_allow_origin))
+        .layer(cors::layer(&state.frontend_origins))
+        .with_state(state)
 }

@@ -1,21 +1,52 @@
-//! The Cruddur backend binary: configuration from the environment, then serve.
+//! The Cruddur backend binary: configuration from the environment, telemetry, database, serve;
+//! on SIGINT or SIGTERM, stop accepting, finish requests, and flush every span.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context;
+use cruddur_backend::config::Config;
+use cruddur_backend::db::Db;
+use cruddur_backend::relay::Relay;
+use cruddur_backend::{AppState, app, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let addr: SocketAddr = std::env::var("CRUDDUR_ADDR")
-        .unwrap_or_else(|_| "127.0.0.1:4567".into())
-        .parse()
-        .context("CRUDDUR_ADDR must be an address such as 127.0.0.1:4567")?;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
-    println!("backend listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, cruddur_backend::app())
+    let config = Config::from_env().context("configuration")?;
+    let provider = telemetry::provider(&config.telemetry).context("telemetry")?;
+    let tracer = telemetry::tracer(&provider);
+    let db = Db::open(&config.db_path, tracer.clone())
+        .with_context(|| format!("opening {}", config.db_path.display()))?;
+    let state = AppState {
+        db,
+        tracer,
+        propagator: telemetry::propagator(),
+        relay: Relay::new(config.telemetry.otlp.clone()).context("building the relay's HTTP client")?,
+        frontend_origins: Arc::from(config.frontend_origins.clone()),
+    };
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("binding {}", config.addr))?;
+    let exporters: Vec<String> =
+        config.telemetry.exporters.iter().map(|e| format!("{e:?}").to_lowercase()).collect();
+    println!(
+        "backend listening on http://{} (spans: {}{})",
+        listener.local_addr()?,
+        if config.telemetry.enabled { exporters.join("+") } else { "disabled".into() },
+        if config.telemetry.exporters.contains(&cruddur_backend::config::Exporter::Otlp)
+            && config.telemetry.enabled
+        {
+            format!(" → {}", config.telemetry.otlp.traces_url)
+        } else {
+            String::new()
+        }
+    );
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving")?;
+    println!("backend stopping: flushing spans");
+    tokio::task::spawn_blocking(move || provider.shutdown()).await?.context("flushing spans")?;
     Ok(())
 }
 

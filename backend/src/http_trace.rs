@@ -1,0 +1,127 @@
+//! The SERVER span around every API request, continuing the browser's trace, and the
+//! `Server-Timing` header the browser's latency split and clock-skew estimate read.
+//!
+//! - The W3C `traceparent`/`tracestate` and `baggage` are extracted; a malformed or hostile
+//!   header is ignored by the propagator and the request starts a new root trace.
+//! - The span is named `METHOD route` (`GET /api/activities/home`) and carries the HTTP
+//!   semantic-convention attributes; 5xx responses set status ERROR (4xx do not, for servers).
+//! - `Server-Timing: app;dur=<ms>, otelweb-ts;desc="<epoch ms when the request arrived>"` is
+//!   added to every response (the format otel-web's `fetch::server_timing` reads).
+
+use std::net::SocketAddr;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use opentelemetry::KeyValue;
+use opentelemetry::context::FutureExt;
+use opentelemetry::propagation::Extractor;
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
+
+use crate::error::ErrorDetail;
+use crate::state::AppState;
+
+/// Longest `user_agent.original` recorded.
+const MAX_USER_AGENT_LEN: usize = 512;
+
+struct HeaderExtractor<'a>(&'a HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// The `Server-Timing` value for a request that arrived at `arrived` (epoch) and took `elapsed`.
+pub fn server_timing(arrived: SystemTime, elapsed_ms: f64) -> String {
+    let epoch_ms = arrived.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0);
+    format!("app;dur={elapsed_ms:.3}, otelweb-ts;desc=\"{epoch_ms:.3}\"")
+}
+
+/// Middleware: traces the request and adds `Server-Timing`.
+pub async fn trace_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let arrived = SystemTime::now();
+    let started = Instant::now();
+    let parent = state.propagator.extract(&HeaderExtractor(request.headers()));
+    let method = request.method().as_str().to_owned();
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let name = match &route {
+        Some(route) => format!("{method} {route}"),
+        None => method.clone(),
+    };
+    let mut attributes = vec![
+        KeyValue::new("http.request.method", method),
+        KeyValue::new("url.path", request.uri().path().to_owned()),
+        KeyValue::new("url.scheme", "http"),
+        KeyValue::new(
+            "network.protocol.version",
+            format!("{:?}", request.version()).trim_start_matches("HTTP/").to_owned(),
+        ),
+    ];
+    if let Some(route) = route {
+        attributes.push(KeyValue::new("http.route", route));
+    }
+    if let Some(agent) = request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()) {
+        attributes.push(KeyValue::new(
+            "user_agent.original",
+            agent.chars().take(MAX_USER_AGENT_LEN).collect::<String>(),
+        ));
+    }
+    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        attributes.push(KeyValue::new("client.address", peer.ip().to_string()));
+        attributes.push(KeyValue::new("client.port", i64::from(peer.port())));
+    }
+    if let Some(host) = request.headers().get(header::HOST).and_then(|v| v.to_str().ok()) {
+        let (address, port) = match host.rsplit_once(':') {
+            Some((address, port)) if port.parse::<u16>().is_ok() => (address, port.parse::<u16>().ok()),
+            _ => (host, None),
+        };
+        attributes.push(KeyValue::new("server.address", address.to_owned()));
+        if let Some(port) = port {
+            attributes.push(KeyValue::new("server.port", i64::from(port)));
+        }
+    }
+    let span = state
+        .tracer
+        .span_builder(name)
+        .with_kind(SpanKind::Server)
+        .with_start_time(arrived)
+        .with_attributes(attributes)
+        .start_with_context(&state.tracer, &parent);
+    let cx = parent.with_span(span);
+
+    let mut response = next.run(request).with_context(cx.clone()).await;
+
+    let span = cx.span();
+    let status = response.status();
+    span.set_attribute(KeyValue::new("http.response.status_code", i64::from(status.as_u16())));
+    if status.is_server_error() {
+        span.set_attribute(KeyValue::new("error.type", status.as_u16().to_string()));
+        let detail = response.extensions().get::<ErrorDetail>().map(|d| d.0.clone()).unwrap_or_default();
+        span.set_status(Status::error(detail));
+    }
+    let timing = server_timing(arrived, started.elapsed().as_secs_f64() * 1e3);
+    if let Ok(value) = HeaderValue::from_str(&timing) {
+        response.headers_mut().append("server-timing", value);
+    }
+    span.end();
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn server_timing_has_the_documented_shape() {
+        let arrived = UNIX_EPOCH + Duration::from_micros(1_732_500_000_123_456);
+        assert_eq!(server_timing(arrived, 12.3456), "app;dur=12.346, otelweb-ts;desc=\"1732500000123.456\"");
+    }
+}
