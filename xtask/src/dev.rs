@@ -18,6 +18,7 @@ use crate::{flags, install, project_root};
 
 pub(crate) const FRONTEND_URL: &str = "http://127.0.0.1:3000";
 pub(crate) const BACKEND_URL: &str = "http://127.0.0.1:4567";
+pub(crate) const EXPLORER_URL: &str = "http://127.0.0.1:4318";
 
 pub(crate) fn run(_flags: &flags::Dev) -> anyhow::Result<()> {
     install::all()?;
@@ -39,13 +40,18 @@ pub(crate) fn run(_flags: &flags::Dev) -> anyhow::Result<()> {
 
     let target = root.join("target/debug");
     let mut services = Services::default();
-    // The explorer joins here once it is more than a placeholder (its own issue).
+    services.spawn("explorer", Command::new(target.join("trace-explorer")).current_dir(&root))?;
     services.spawn("backend", Command::new(target.join("cruddur-backend")).current_dir(&root))?;
     services.spawn("trunk serve", Command::new("trunk").current_dir(&root).arg("serve"))?;
 
     println!(
-        "\nCruddur is starting:\n  app       {FRONTEND_URL}\n  backend   {BACKEND_URL}/api/health\n\
-         Press Ctrl-C to stop everything.\n"
+        "\nCruddur is starting:\n  app       {FRONTEND_URL}\n  backend   {BACKEND_URL}/api/health\n  \
+         explorer  {EXPLORER_URL}   (traces, waterfall, queries)\n{}Press Ctrl-C to stop everything.\n",
+        if std::env::var_os("HONEYCOMB_API_KEY").is_some() {
+            "  honeycomb HONEYCOMB_API_KEY is set: the explorer also forwards every span to Honeycomb\n"
+        } else {
+            ""
+        }
     );
     while !stop.load(Ordering::SeqCst) {
         if let Some(name) = services.exited() {
