@@ -41,7 +41,14 @@ pub(crate) fn run(_flags: &flags::Dev) -> anyhow::Result<()> {
     let target = root.join("target/debug");
     let mut services = Services::default();
     services.spawn("explorer", Command::new(target.join("trace-explorer")).current_dir(&root))?;
-    services.spawn("backend", Command::new(target.join("cruddur-backend")).current_dir(&root))?;
+    let mut backend = Command::new(target.join("cruddur-backend"));
+    backend.current_dir(&root);
+    // The backend exports to the local explorer, which forwards to Honeycomb when a key is set:
+    // one place to look locally, the same data in Honeycomb.
+    if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_none() {
+        backend.env("OTEL_EXPORTER_OTLP_ENDPOINT", EXPLORER_URL);
+    }
+    services.spawn("backend", &mut backend)?;
     services.spawn("trunk serve", Command::new("trunk").current_dir(&root).arg("serve"))?;
 
     println!(
