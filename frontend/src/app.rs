@@ -1,16 +1,54 @@
-//! The application shell: header and the page the router selects.
+//! The application shell: navigation with the sign-in picker, the routed page, the footer.
 
 use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::hooks::use_location;
+use leptos_router::path;
+use otel_web::TracerProvider;
+
+use crate::components::footer::Footer;
+use crate::components::nav::Nav;
+use crate::pages::{home::Home, notifications::Notifications, profile::Profile, search::Search};
+use crate::session::Session;
+use crate::telemetry;
 
 /// The Cruddur application root.
 #[component]
-pub fn App() -> impl IntoView {
+pub fn App(
+    /// The tracer provider, when tracing started (the app works without it).
+    tracing: Option<TracerProvider>,
+) -> impl IntoView {
+    provide_context(Session::new(tracing));
     view! {
-        <header class="topbar">
-            <h1>"Cruddur"</h1>
-        </header>
-        <main id="app-ready">
-            <p>"Micro-blogging, traced from the click to the database."</p>
-        </main>
+        <Router>
+            <RouteSpans />
+            <Nav />
+            <div class="shell">
+                <main id="app-ready" class="content">
+                    <Routes fallback=|| view! { <p class="empty">"This page does not exist."</p> }>
+                        <Route path=path!("/") view=Home />
+                        <Route path=path!("/notifications") view=Notifications />
+                        <Route path=path!("/search") view=Search />
+                        <Route path=path!("/:handle") view=Profile />
+                    </Routes>
+                </main>
+            </div>
+            <Footer />
+        </Router>
     }
+}
+
+/// Records every route change as a span.
+#[component]
+fn RouteSpans() -> impl IntoView {
+    let location = use_location();
+    let previous = StoredValue::new(String::new());
+    Effect::new(move |_| {
+        let path = location.pathname.get();
+        let from = previous.get_value();
+        if !from.is_empty() && from != path {
+            telemetry::route_changed(&from, &path);
+        }
+        previous.set_value(path);
+    });
 }

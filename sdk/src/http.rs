@@ -16,7 +16,7 @@
 
 use std::time::Duration;
 
-use gloo_net::http::{Headers, Method, Response};
+pub use gloo_net::http::{Headers, Method, Response};
 use wasm_bindgen::JsValue;
 
 use crate::fetch::{FetchOptions, fetch_with};

@@ -148,7 +148,7 @@ fn render_waterfall(trace_id: &str, spans: &[StoredSpan], selected: Option<&str>
         .unwrap_or_else(|| order.first().map(|o| o.0).unwrap_or(0));
     let height = ROW * order.len() as f64 + 30.0;
     let mut svg = format!(
-        "<svg width=\"{w}\" height=\"{height}\" viewBox=\"0 0 {w} {height}\" role=\"img\" aria-label=\"trace waterfall\">\
+        "<svg width=\"100%\" viewBox=\"0 0 {w} {height}\" role=\"img\" aria-label=\"trace waterfall\">\
          <defs><pattern id=\"net\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\">\
          <rect width=\"3\" height=\"6\" fill=\"#f31260\" opacity=\".55\"/></pattern></defs>",
         w = LABEL_WIDTH + BAR_WIDTH + 20.0
@@ -173,13 +173,14 @@ fn render_waterfall(trace_id: &str, spans: &[StoredSpan], selected: Option<&str>
         let _ = write!(
             svg,
             "<a href=\"?span={id}\" class=row><rect class=hit x=\"0\" y=\"{y}\" width=\"{w}\" height=\"{ROW}\" fill=\"transparent\"/>\
-             <text x=\"{lx}\" y=\"{ty}\"{bold}>{name}</text><text x=\"{lx2}\" y=\"{ty}\" class=muted> {svc}</text>\
+             <circle cx=\"{cx}\" cy=\"{cy}\" r=\"4\" fill=\"{fill}\"><title>{svc}</title></circle><text x=\"{lx}\" y=\"{ty}\"{bold}>{name}</text>\
              <rect x=\"{bx:.1}\" y=\"{by}\" width=\"{bw:.1}\" height=\"14\" rx=\"2\" fill=\"{fill}\"{stroke}/>\
              <text x=\"{dx:.1}\" y=\"{ty}\">{dur}</text></a>",
             id = esc(&span.span_id),
             w = LABEL_WIDTH + BAR_WIDTH,
-            lx = 6.0 + *depth as f64 * 12.0,
-            lx2 = 6.0 + *depth as f64 * 12.0 + label.len() as f64 * 6.6,
+            cx = 8.0 + *depth as f64 * 12.0,
+            cy = y + 12.0,
+            lx = 16.0 + *depth as f64 * 12.0,
             ty = y + 16.0,
             bold = if *i == selected_index { " font-weight=\"700\"" } else { "" },
             name = esc(&label),

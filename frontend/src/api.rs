@@ -1,0 +1,183 @@
+//! Every call to the Cruddur API, through otel-web's traced fetch (a drop-in for
+//! `gloo_net::http::Request`), each named after its route template.
+
+use std::time::Duration;
+
+use otel_web::http::{Request, Response};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// What went wrong talking to the API, in words a person can read.
+#[derive(Debug, Clone, Error, PartialEq)]
+pub enum ApiError {
+    /// The API refused the input; `field` names what to fix.
+    #[error("{message}")]
+    Invalid {
+        /// The field.
+        field: Option<String>,
+        /// The API's message.
+        message: String,
+    },
+    /// The API answered with an error.
+    #[error("The server could not do that right now (HTTP {0}). Try again in a moment.")]
+    Server(u16),
+    /// No answer at all.
+    #[error("Cruddur cannot be reached. Check your connection and try again.")]
+    Network,
+}
+
+/// A demo user.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct User {
+    /// `andrewbrown`.
+    pub handle: String,
+    /// `Andrew Brown`.
+    pub display_name: String,
+}
+
+/// A post or reply.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Activity {
+    /// Id.
+    pub uuid: String,
+    /// Author's handle.
+    pub handle: String,
+    /// Author's name.
+    pub display_name: String,
+    /// Text.
+    pub message: String,
+    /// Replies.
+    pub replies_count: i64,
+    /// Reposts.
+    pub reposts_count: i64,
+    /// Likes.
+    pub likes_count: i64,
+    /// RFC 3339.
+    pub created_at: String,
+    /// The activity it replies to.
+    pub reply_to_activity_uuid: Option<String>,
+    /// Replies, oldest first.
+    #[serde(default)]
+    pub replies: Vec<Activity>,
+}
+
+/// A new post.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewActivity {
+    /// Author.
+    pub user_handle: String,
+    /// Text.
+    pub message: String,
+    /// Lifetime (`7-days`, …).
+    pub ttl: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct NewReply<'a> {
+    user_handle: &'a str,
+    message: &'a str,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: String,
+    field: Option<String>,
+}
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The API's origin: empty for same-origin (through trunk's proxy), else e.g.
+/// `http://127.0.0.1:4567`, from `<meta name="cruddur:api-base">`.
+pub fn base() -> String {
+    meta("cruddur:api-base").unwrap_or_default().trim_end_matches('/').to_owned()
+}
+
+/// The content of `<meta name="{name}">`.
+pub fn meta(name: &str) -> Option<String> {
+    web_sys::window()?
+        .document()?
+        .query_selector(&format!("meta[name=\"{name}\"]"))
+        .ok()??
+        .get_attribute("content")
+        .filter(|c| !c.is_empty())
+}
+
+async fn read<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
+    if response.ok() {
+        return response.json().await.map_err(|_| ApiError::Server(response.status()));
+    }
+    let status = response.status();
+    match response.json::<ErrorBody>().await {
+        Ok(body) if status == 400 || status == 404 => {
+            Err(ApiError::Invalid { field: body.field, message: body.error })
+        }
+        _ => Err(ApiError::Server(status)),
+    }
+}
+
+async fn get<T: DeserializeOwned>(path: &str, route: &str) -> Result<T, ApiError> {
+    let response = Request::get(&format!("{}{path}", base()))
+        .route(route)
+        .timeout(TIMEOUT)
+        .send()
+        .await
+        .map_err(|_| ApiError::Network)?;
+    read(response).await
+}
+
+async fn post<B: Serialize, T: DeserializeOwned>(path: &str, route: &str, body: &B) -> Result<T, ApiError> {
+    let request = Request::post(&format!("{}{path}", base()))
+        .route(route)
+        .timeout(TIMEOUT)
+        .json(body)
+        .map_err(|_| ApiError::Invalid { field: None, message: "That could not be sent.".into() })?;
+    let response = request.send().await.map_err(|_| ApiError::Network)?;
+    read(response).await
+}
+
+/// The demo users.
+pub async fn users() -> Result<Vec<User>, ApiError> {
+    get("/api/users", "/api/users").await
+}
+
+/// The home feed.
+pub async fn home() -> Result<Vec<Activity>, ApiError> {
+    get("/api/activities/home", "/api/activities/home").await
+}
+
+/// Replies to the signed-in user's activities.
+pub async fn notifications() -> Result<Vec<Activity>, ApiError> {
+    get("/api/activities/notifications", "/api/activities/notifications").await
+}
+
+/// One user's activities.
+pub async fn user_activities(handle: &str) -> Result<Vec<Activity>, ApiError> {
+    get(&format!("/api/activities/@{}", encode(handle)), "/api/activities/@{handle}").await
+}
+
+/// Activities containing `term`.
+pub async fn search(term: &str) -> Result<Vec<Activity>, ApiError> {
+    get(&format!("/api/activities/search?term={}", encode(term)), "/api/activities/search").await
+}
+
+/// Posts an activity.
+pub async fn create(activity: NewActivity) -> Result<Activity, ApiError> {
+    post("/api/activities", "/api/activities", &activity).await
+}
+
+/// Replies to an activity.
+pub async fn reply(uuid: &str, user_handle: &str, message: &str) -> Result<Activity, ApiError> {
+    let path = format!("/api/activities/{}/reply", encode(uuid));
+    post(&path, "/api/activities/{uuid}/reply", &NewReply { user_handle, message }).await
+}
+
+/// Checks a status endpoint (`<meta name="cruddur:status-url">`), usually on another origin.
+pub async fn status(url: &str) -> Result<(), ApiError> {
+    let response = Request::get(url).timeout(TIMEOUT).send().await.map_err(|_| ApiError::Network)?;
+    if response.ok() { Ok(()) } else { Err(ApiError::Server(response.status())) }
+}
+
+fn encode(text: &str) -> String {
+    String::from(js_sys::encode_uri_component(text))
+}
