@@ -50,6 +50,8 @@ impl<T> Drop for Sender<T> {
     }
 }
 
+impl<T> Unpin for Receiver<T> {}
+
 impl<T> Future for Receiver<T> {
     type Output = Option<T>;
 

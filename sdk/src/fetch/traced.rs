@@ -24,9 +24,10 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::skew::{Exchange, SkewEstimator};
 use super::{FetchOptions, PropagationPolicy, server_timing, timing, url};
+use crate::platform::lifecycle::PageLifecycle;
 use crate::platform::{clock, fetch as browser, timer};
 use crate::semconv;
-use crate::sync;
+use crate::sync::{self, Either};
 
 /// How long after the response's headers the span may wait for the body to finish.
 const MAX_BODY_WAIT_MS: u32 = 60_000;
@@ -43,6 +44,30 @@ pub(super) struct Settings {
 
 thread_local! {
     pub(super) static SETTINGS: RefCell<Settings> = RefCell::new(Settings::default());
+    /// Fetch spans still waiting for their body or timing entry; told to finish at once when
+    /// the page is hidden, so they are ended (and flushed) instead of lost with the page.
+    static WAITING: RefCell<Vec<sync::Sender<()>>> = const { RefCell::new(Vec::new()) };
+    static LIFECYCLE: RefCell<Option<Option<PageLifecycle>>> = const { RefCell::new(None) };
+}
+
+/// Ends every fetch span that is still waiting, now.
+pub(super) fn hurry_waiting() {
+    let waiting =
+        WAITING.try_with(|w| w.try_borrow_mut().map(|mut w| std::mem::take(&mut *w)).unwrap_or_default());
+    for sender in waiting.unwrap_or_default() {
+        sender.send(());
+    }
+}
+
+/// Listens for the page going away (once per thread).
+pub(super) fn watch_page_hide() {
+    let _ = LIFECYCLE.try_with(|slot| {
+        if let Ok(mut slot) = slot.try_borrow_mut()
+            && slot.is_none()
+        {
+            *slot = Some(PageLifecycle::watch(hurry_waiting, || {}));
+        }
+    });
 }
 
 const STANDARD_METHODS: &[&str] =
@@ -170,6 +195,7 @@ pub(super) async fn traced_fetch(
     request: web_sys::Request,
     options: &FetchOptions,
 ) -> Result<web_sys::Response, JsValue> {
+    watch_page_hide();
     let started = start_span(&request, options);
     let (request, _controller) = match options.timeout {
         Some(timeout) => with_timeout(request, timeout.as_millis().min(u32::MAX as u128) as u32),
@@ -219,23 +245,29 @@ fn on_response(started: &Started, response: &web_sys::Response) {
 /// Waits for the body to finish, then records timing, the latency split and the clock offset,
 /// and ends the span.
 async fn finish(started: Started, clone: Option<web_sys::Response>, headers_at: f64) {
+    let (hurry_tx, mut hurry) = sync::oneshot();
+    let _ = WAITING.try_with(|w| w.try_borrow_mut().map(|mut w| w.push(hurry_tx)));
+    let mut hurried = false;
     let server = clone
         .as_ref()
         .and_then(|r| r.headers().get("server-timing").ok().flatten())
         .map(|h| server_timing::read(&h))
         .unwrap_or_default();
     if let Some(body) = clone.as_ref().filter(|r| r.body().is_some()).and_then(|r| r.array_buffer().ok()) {
-        let _ = sync::race(JsFuture::from(body), timer::sleep(MAX_BODY_WAIT_MS)).await;
+        let body = sync::race(JsFuture::from(body), timer::sleep(MAX_BODY_WAIT_MS));
+        if let Either::Right(_) = sync::race(body, &mut hurry).await {
+            hurried = true;
+        }
     }
     let body_end = crate::platform::clock::monotonic_ms();
-    let mut entry = None;
+    let mut entry = timing::claim(&started.url, started.called_at, body_end);
     let mut waited = 0;
-    while entry.is_none() && waited <= MAX_ENTRY_WAIT_MS {
-        entry = timing::claim(&started.url, started.called_at, crate::platform::clock::monotonic_ms());
-        if entry.is_none() {
-            timer::sleep(10).await;
-            waited += 10;
+    while entry.is_none() && !hurried && waited <= MAX_ENTRY_WAIT_MS {
+        if let Either::Right(_) = sync::race(timer::sleep(10), &mut hurry).await {
+            hurried = true;
         }
+        waited += 10;
+        entry = timing::claim(&started.url, started.called_at, crate::platform::clock::monotonic_ms());
     }
 
     let span = started.cx.span();

@@ -6,5 +6,6 @@
 pub(crate) mod clock;
 pub(crate) mod console;
 pub(crate) mod fetch;
+pub(crate) mod lifecycle;
 pub(crate) mod random;
 pub(crate) mod timer;

@@ -15,11 +15,11 @@ use std::rc::Rc;
 
 use opentelemetry::Context;
 
-use super::lifecycle::PageLifecycle;
 use super::queue::{BatchQueue, Pushed};
 use super::{BatchConfig, FlushWaiters, SpanProcessor};
 use crate::error::ExportError;
 use crate::export::{ExportMode, SpanExporter};
+use crate::platform::lifecycle::PageLifecycle;
 use crate::report::{self, Problem};
 use crate::resource::Resource;
 use crate::sync::{self, Either, LocalBoxFuture};

@@ -8,7 +8,6 @@
 //! `JsValue`s and need not be `Send`.
 
 mod batch;
-mod lifecycle;
 mod queue;
 mod simple;
 

@@ -5,7 +5,7 @@
 
 /// Event listeners on `document` and `window`; removed when dropped.
 #[derive(Debug)]
-pub(super) struct PageLifecycle {
+pub(crate) struct PageLifecycle {
     #[cfg(target_arch = "wasm32")]
     listeners: Vec<imp::Listener>,
 }
@@ -13,7 +13,7 @@ pub(super) struct PageLifecycle {
 impl PageLifecycle {
     /// Calls `on_hidden` when the page is hidden or being unloaded and `on_visible` when it
     /// is shown again. `None` outside a browser window (workers, native tests).
-    pub(super) fn watch(on_hidden: impl Fn() + 'static, on_visible: impl Fn() + 'static) -> Option<Self> {
+    pub(crate) fn watch(on_hidden: impl Fn() + 'static, on_visible: impl Fn() + 'static) -> Option<Self> {
         #[cfg(target_arch = "wasm32")]
         {
             imp::watch(on_hidden, on_visible)
@@ -36,7 +36,7 @@ mod imp {
     use super::PageLifecycle;
 
     /// An event listener: its target, event name and callback.
-    pub(super) type Listener = (web_sys::EventTarget, &'static str, Closure<dyn FnMut()>);
+    pub(crate) type Listener = (web_sys::EventTarget, &'static str, Closure<dyn FnMut()>);
 
     pub(super) fn watch(
         on_hidden: impl Fn() + 'static,
