@@ -72,6 +72,46 @@ impl Browser {
         }
     }
 
+    /// Waits until `css` matches an element, or fails after 30 s.
+    pub async fn wait_for(&self, css: &str) -> anyhow::Result<fantoccini::elements::Element> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await {
+                return Ok(element);
+            }
+            if Instant::now() > deadline {
+                bail!("no `{css}` within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Picks `value` in the `<select>` at `css`, as a person would.
+    pub async fn select(&self, css: &str, value: &str) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let select = self.wait_for(css).await?;
+        // The options arrive with the data; wait for the one wanted.
+        loop {
+            if select.select_by_value(value).await.is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("`{css}` never offered {value:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Types `text` into the field at `css`.
+    pub async fn fill(&self, css: &str, text: &str) -> anyhow::Result<()> {
+        self.wait_for(css).await?.send_keys(text).await.with_context(|| format!("typing into {css}"))
+    }
+
+    /// Clicks the element at `css`.
+    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+        self.wait_for(css).await?.click().await.with_context(|| format!("clicking {css}"))
+    }
+
     /// Saves a PNG screenshot under `target/e2e/`.
     pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
         let png = self.client.screenshot().await.context("taking a screenshot")?;

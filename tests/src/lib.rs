@@ -3,11 +3,15 @@
 //!
 //! - [`browser`]: starts chromedriver and a headless Chromium session.
 //! - [`receiver`]: a scriptable HTTP receiver that records what browsers send.
-//! - [`servers`]: serves the trunk-built `dist/` and hands out free ports.
+//! - [`servers`]: serves the trunk-built `dist/` (page configuration per test) and hands out ports.
+//! - [`stack`]: the explorer and backend binaries and the frontend, wired together.
+//! - [`explorer_api`]: reads back what the explorer stored.
 
 pub mod browser;
+pub mod explorer_api;
 pub mod receiver;
 pub mod servers;
+pub mod stack;
 
 use std::path::PathBuf;
 

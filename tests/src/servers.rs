@@ -1,10 +1,18 @@
-//! Loopback servers for the tests: free ports, and the trunk-built frontend served from `dist/`.
+//! Loopback servers for the tests: free ports, and the trunk-built frontend served with the page
+//! configuration a test needs (and, for the same-origin setup, a proxy to the backend like
+//! `trunk serve`'s).
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 
 use anyhow::Context;
-use tower_http::services::{ServeDir, ServeFile};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{any, get};
+use tower_http::services::ServeDir;
 
 /// A port the OS says is free on 127.0.0.1 right now.
 pub fn free_port() -> anyhow::Result<u16> {
@@ -15,16 +23,138 @@ pub fn free_port() -> anyhow::Result<u16> {
 /// Serves `dist` on a free loopback port (unknown paths fall back to `index.html`, as a
 /// client-side router expects) until the test's runtime ends. Returns the base URL.
 pub async fn serve_dist(dist: &Path) -> anyhow::Result<String> {
-    anyhow::ensure!(
-        dist.join("index.html").is_file(),
-        "{} has no index.html: build the frontend with `trunk build` (cargo xtask test does)",
-        dist.display()
-    );
-    let service = ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html")));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = free_port()?;
+    serve_frontend(dist, port, FrontendOptions::default()).await
+}
+
+/// What the page is told, through its `index.html`.
+#[derive(Debug, Clone, Default)]
+pub struct FrontendOptions {
+    /// `<meta name="cruddur:api-base">`: empty for same-origin.
+    pub api_base: String,
+    /// The otel-web `tracesEndpoint`.
+    pub traces_endpoint: String,
+    /// The otel-web `propagateTraceHeaderCorsUrls`.
+    pub propagate_to: Vec<String>,
+    /// Proxy `/api` and `/v1/traces` to this backend (same-origin setup).
+    pub proxy_to: Option<String>,
+    /// The browser batch processor's delay.
+    pub batch_delay_ms: u64,
+    /// `<meta name="cruddur:status-url">`.
+    pub status_url: Option<String>,
+}
+
+/// `index.html` with the options applied.
+pub fn configure_page(index: &str, options: &FrontendOptions) -> anyhow::Result<String> {
+    let config = serde_json::json!({
+        "serviceName": "frontend",
+        "tracesEndpoint": if options.traces_endpoint.is_empty() { "/v1/traces" } else { &options.traces_endpoint },
+        "propagateTraceHeaderCorsUrls": options.propagate_to,
+        "batch": { "scheduledDelayMs": options.batch_delay_ms.max(1) },
+    });
+    let open = "id=\"otel-web-config\">";
+    let start = index.find(open).context("index.html has no otel-web-config block")? + open.len();
+    let end = start + index[start..].find("</script>").context("unterminated otel-web-config")?;
+    let mut page = format!("{}{config}{}", &index[..start], &index[end..]);
+    let meta = "name=\"cruddur:api-base\"";
+    let at = page.find(meta).context("index.html has no cruddur:api-base meta")?;
+    let tag_start = page[..at].rfind('<').context("malformed meta")?;
+    let tag_end = at + page[at..].find('>').context("malformed meta")? + 1;
+    let mut tags = format!("<meta name=\"cruddur:api-base\" content=\"{}\">", options.api_base);
+    if let Some(status) = &options.status_url {
+        tags.push_str(&format!("<meta name=\"cruddur:status-url\" content=\"{status}\">"));
+    }
+    page.replace_range(tag_start..tag_end, &tags);
+    Ok(page)
+}
+
+#[derive(Clone)]
+struct Frontend {
+    page: String,
+    proxy_to: Option<String>,
+    client: reqwest::Client,
+}
+
+async fn index(State(frontend): State<Frontend>) -> Html<String> {
+    Html(frontend.page.clone())
+}
+
+/// Forwards a request to the backend, headers (trace context, baggage) and body included.
+async fn proxy(State(frontend): State<Frontend>, request: Request) -> Response {
+    let Some(backend) = &frontend.proxy_to else { return StatusCode::NOT_FOUND.into_response() };
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let Ok(body) = axum::body::to_bytes(body, 64 * 1024 * 1024).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let mut upstream = frontend.client.request(parts.method.clone(), format!("{backend}{path}")).body(body);
+    for (name, value) in &parts.headers {
+        if name != "host" && name != "content-length" {
+            upstream = upstream.header(name, value);
+        }
+    }
+    match upstream.send().await {
+        Ok(answer) => {
+            let status = answer.status();
+            let headers = answer.headers().clone();
+            let bytes: Bytes = answer.bytes().await.unwrap_or_default();
+            let mut response = Response::new(Body::from(bytes));
+            *response.status_mut() = status;
+            for (name, value) in &headers {
+                if name != "transfer-encoding" && name != "content-length" {
+                    response.headers_mut().append(HeaderName::from(name), value.clone());
+                }
+            }
+            response
+        }
+        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+    }
+}
+
+/// Serves `dist` on `port` with `options`; returns the base URL.
+pub async fn serve_frontend(dist: &Path, port: u16, options: FrontendOptions) -> anyhow::Result<String> {
+    let index_path = dist.join("index.html");
+    let raw = std::fs::read_to_string(&index_path).with_context(|| {
+        format!(
+            "{} is missing: build the frontend with `trunk build` (cargo xtask test does)",
+            index_path.display()
+        )
+    })?;
+    let frontend = Frontend {
+        page: configure_page(&raw, &options)?,
+        proxy_to: options.proxy_to.clone(),
+        client: reqwest::Client::new(),
+    };
+    let router = Router::new()
+        .route("/api/{*rest}", any(proxy))
+        .route("/v1/traces", any(proxy))
+        .route("/", get(index))
+        .fallback_service(ServeDir::new(dist).fallback(get(index).with_state(frontend.clone())))
+        .with_state(frontend);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let addr: SocketAddr = listener.local_addr()?;
     tokio::spawn(async move {
-        let _ = axum::serve(listener, axum::Router::new().fallback_service(service)).await;
+        let _ = axum::serve(listener, router).await;
     });
     Ok(format!("http://{addr}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_configuration_is_rewritten() {
+        let index = r#"<head><meta name="cruddur:api-base" content="" /><script type="application/json" id="otel-web-config">{"old": 1}</script></head>"#;
+        let options = FrontendOptions {
+            api_base: "http://127.0.0.1:9".into(),
+            status_url: Some("http://127.0.0.1:8/status".into()),
+            ..Default::default()
+        };
+        let page = configure_page(index, &options).expect("rewritten");
+        assert!(page.contains(r#"<meta name="cruddur:api-base" content="http://127.0.0.1:9">"#));
+        assert!(page.contains(r#"<meta name="cruddur:status-url" content="http://127.0.0.1:8/status">"#));
+        assert!(page.contains(r#""scheduledDelayMs":1"#));
+        assert!(!page.contains("old"));
+    }
 }

@@ -77,9 +77,13 @@ pub(crate) fn run(flags: &flags::Test) -> anyhow::Result<()> {
         step("end-to-end tests in headless Chromium");
         crate::dev::build_frontend(&root, false)?;
         process::run(cargo(&root).args(["build", "-p", "cruddur-backend", "-p", "trace-explorer"]))?;
+        let target = root.join("target/debug");
         process::run(
             cargo(&root)
-                .args(["test", "-p", "e2e"])
+                // One journey at a time: each runs a browser, an explorer and a backend.
+                .args(["test", "-p", "e2e", "--", "--test-threads=1"])
+                .env("E2E_BACKEND_BIN", target.join("cruddur-backend"))
+                .env("E2E_EXPLORER_BIN", target.join("trace-explorer"))
                 .env("E2E_CHROMEDRIVER", &tools.chromedriver)
                 .env("E2E_CHROMIUM", &tools.chromium)
                 .env("E2E_CHROMIUM_ARGS", CHROMIUM_ARGS.join(" ")),

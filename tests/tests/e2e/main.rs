@@ -1,4 +1,18 @@
-//! End-to-end tests: one binary, one module per journey.
+//! End-to-end tests: one binary, one module per journey. Each journey starts its own explorer,
+//! backend and frontend on free loopback ports and drives headless Chromium through them.
 
 // The trunk-built frontend boots in real Chromium.
 mod frontend_boots;
+// Sign in, load home, post, open a profile: one trace from the click to the database.
+mod click_to_database;
+// The page on one origin, the API on another: CORS, the allowlist, and a third origin left alone.
+mod cross_origin;
+// Leaving the page right after a click loses no span.
+mod unload_flush;
+// The collector goes away and comes back; the app never notices.
+mod collector_outage;
+
+use std::time::Duration;
+
+/// How long spans may take to reach the explorer.
+pub(crate) const ARRIVAL: Duration = Duration::from_secs(20);
