@@ -9,6 +9,8 @@ Commands:
   dev      install what is missing, build, and run explorer + backend + trunk serve (Ctrl-C stops all)
   test     install what is missing and run every check CI runs
            --skip-e2e       leave out the browser end-to-end tests
+  bench    build release artifacts and compare otel-web with OpenTelemetry JS in one browser run
+           --quick          3 rounds and 50,000 explorer spans (a smoke run)
   install  only install the tools (Rust target, Debian packages, trunk, wasm-bindgen-cli)
 ";
 
@@ -17,7 +19,13 @@ pub(crate) enum Xtask {
     Help,
     Dev(Dev),
     Test(Test),
+    Bench(Bench),
     Install,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Bench {
+    pub(crate) quick: bool,
 }
 
 #[derive(Debug, Default)]
@@ -53,6 +61,10 @@ impl Xtask {
             "test" => {
                 known(&["--skip-e2e"])?;
                 Ok(Self::Test(Test { skip_e2e: flag("--skip-e2e") }))
+            }
+            "bench" => {
+                known(&["--quick"])?;
+                Ok(Self::Bench(Bench { quick: flag("--quick") }))
             }
             "install" => known(&[]).map(|_| Self::Install),
             "help" | "--help" | "-h" => Ok(Self::Help),

@@ -36,6 +36,40 @@ pub(crate) fn all() -> anyhow::Result<Tools> {
     Ok(tools)
 }
 
+/// What only `cargo xtask bench` needs: `wrk` (Debian) for load, and Node.js with npm for the
+/// OpenTelemetry JS anchor.
+pub(crate) fn bench_tools() -> anyhow::Result<()> {
+    let mut missing = Vec::new();
+    if which("wrk").is_none() {
+        missing.push("wrk");
+    }
+    if which("npm").is_none() {
+        missing.extend(["nodejs", "npm"]);
+    }
+    if !missing.is_empty() {
+        if !is_root() {
+            bail!(
+                "missing: {}\nrun as root: sudo apt-get install -y {}",
+                missing.join(", "),
+                missing.join(" ")
+            );
+        }
+        println!("apt  {}", missing.join(" "));
+        process::run(Command::new("apt-get").args(["update", "-q"]))?;
+        process::run(
+            Command::new("apt-get")
+                .args(["install", "-y", "-q"])
+                .args(&missing)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+    }
+    for tool in ["wrk", "npm"] {
+        let version = process::output(Command::new(tool).arg("--version")).unwrap_or_default();
+        println!("ok   {tool}: {}", version.lines().next().unwrap_or("?"));
+    }
+    Ok(())
+}
+
 fn wasm_target() -> anyhow::Result<()> {
     let installed =
         process::output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();

@@ -3,10 +3,12 @@
 //! - `cargo xtask dev` installs what is missing, builds, and runs the explorer, the backend and
 //!   `trunk serve` until Ctrl-C.
 //! - `cargo xtask test` installs what is missing and runs every check CI runs.
+//! - `cargo xtask bench` measures otel-web against OpenTelemetry JS in one Chromium run.
 //!
 //! Each subcommand lives in its own module; tool installation is in [`install`], child-process
 //! supervision in [`process`].
 
+mod bench;
 mod dev;
 mod flags;
 mod install;
@@ -24,6 +26,7 @@ fn main() -> anyhow::Result<()> {
         }
         flags::Xtask::Dev(dev) => dev::run(&dev),
         flags::Xtask::Test(test) => test::run(&test),
+        flags::Xtask::Bench(bench) => bench::run(&bench),
         flags::Xtask::Install => install::all().map(|_| ()),
     }
 }

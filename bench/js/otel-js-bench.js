@@ -1,0 +1,56 @@
+// The OpenTelemetry JS side of cargo xtask bench: the same operations as bench/wasm, timed the
+// same way by the page. Bundled with esbuild.
+import { trace } from '@opentelemetry/api';
+import { WebTracerProvider } from '@opentelemetry/sdk-trace-web';
+import { BatchSpanProcessor, SimpleSpanProcessor, InMemorySpanExporter, BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { FetchInstrumentation } from '@opentelemetry/instrumentation-fetch';
+import { registerInstrumentations } from '@opentelemetry/instrumentation';
+import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
+
+let finished = [];
+
+export function setup(collector) {
+  const exporter = new OTLPTraceExporter({ url: collector });
+  const provider = new WebTracerProvider({
+    spanProcessors: [new BatchSpanProcessor(exporter, { maxQueueSize: 1000000, maxExportBatchSize: 1000000, scheduledDelayMillis: 600000 })],
+  });
+  provider.register();
+}
+
+export function span_lifecycle(n) {
+  const tracer = trace.getTracer('bench');
+  for (let i = 0; i < n; i++) {
+    const span = tracer.startSpan('op');
+    span.setAttribute('int', i);
+    span.setAttribute('str', 'value');
+    span.setAttribute('bool', true);
+    span.setAttribute('float', 1.5);
+    span.setAttribute('str2', 'another value');
+    span.end();
+  }
+}
+
+export function prepare_encode() {
+  const memory = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(memory)] });
+  const tracer = provider.getTracer('bench');
+  for (let i = 0; i < 512; i++) {
+    const span = tracer.startSpan('op');
+    span.setAttribute('int', i);
+    span.setAttribute('str', 'value');
+    span.setAttribute('bool', true);
+    span.setAttribute('float', 1.5);
+    span.setAttribute('str2', 'another value');
+    span.end();
+  }
+  finished = memory.getFinishedSpans();
+}
+
+export function encode_512() {
+  return JsonTraceSerializer.serializeRequest(finished).length;
+}
+
+export function instrument_fetch() {
+  registerInstrumentations({ instrumentations: [new FetchInstrumentation({ propagateTraceHeaderCorsUrls: [] })] });
+}

@@ -1,0 +1,392 @@
+//! `bench`: the runner behind `cargo xtask bench` (which builds everything first). Every figure
+//! is measured in this one run, side by side with OpenTelemetry JS in the same Chromium, and
+//! reported as median, min and max over rounds, with the ratio.
+//!
+//! Usage: `bench <site dir> <size dir> <backend bin> <explorer bin>`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use axum::Router;
+use axum::http::HeaderValue;
+use axum::routing::{any, get};
+use e2e::browser::Browser;
+use e2e::servers::free_port;
+use serde_json::{Value, json};
+use tower_http::services::ServeDir;
+
+#[derive(Debug, Clone, Default)]
+struct Stat {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+fn stat(values: &[f64]) -> Stat {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return Stat::default();
+    }
+    v.sort_by(f64::total_cmp);
+    Stat { median: v[v.len() / 2], min: v[0], max: v[v.len() - 1] }
+}
+
+struct Row {
+    name: &'static str,
+    unit: &'static str,
+    ours: Stat,
+    theirs: Option<Stat>,
+    goal: String,
+}
+
+async fn serve_site(site: &Path) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    // Cross-origin isolation gives both pages the same (5 µs) timer resolution.
+    let isolate = tower_http::set_header::SetResponseHeaderLayer::overriding(
+        axum::http::HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    let embedder = tower_http::set_header::SetResponseHeaderLayer::overriding(
+        axum::http::HeaderName::from_static("cross-origin-embedder-policy"),
+        HeaderValue::from_static("require-corp"),
+    );
+    let router = Router::new()
+        .route("/ping", get(|| async { "ok" }))
+        .route("/v1/traces", any(|| async { "{}" }))
+        .fallback_service(ServeDir::new(site))
+        .layer(isolate)
+        .layer(embedder);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(format!("http://{addr}"))
+}
+
+async fn run_page(browser: &Browser, url: &str) -> anyhow::Result<Value> {
+    browser.client.goto(url).await?;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        if browser.client.title().await? == "done" {
+            return Ok(browser.client.execute("return window.benchResults", vec![]).await?);
+        }
+        if Instant::now() > deadline {
+            bail!("{url} did not finish in 5 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn series(results: &Value, key: &str) -> Vec<f64> {
+    results[key].as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default()
+}
+
+fn gzip_size(paths: &[PathBuf]) -> anyhow::Result<f64> {
+    let mut total = 0usize;
+    for path in paths {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&bytes)?;
+        total += gz.finish()?.len();
+    }
+    Ok(total as f64 / 1024.0)
+}
+
+fn files(dir: &Path, extensions: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()).is_some_and(|e| extensions.contains(&e)) {
+            out.push(path);
+        }
+    }
+    Ok(out)
+}
+
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn wait_up(url: &str) -> anyhow::Result<()> {
+    for _ in 0..200 {
+        if reqwest::get(url).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("{url} did not come up")
+}
+
+fn start_explorer(bin: &Path, dir: &Path) -> anyhow::Result<(Server, String)> {
+    let port = free_port()?;
+    let child = Command::new(bin)
+        .env("EXPLORER_ADDR", format!("127.0.0.1:{port}"))
+        .env("EXPLORER_DATA_DIR", dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .context("starting the explorer")?;
+    Ok((Server(child), format!("http://127.0.0.1:{port}")))
+}
+
+/// `wrk` against the home feed: (requests/s, p99 ms).
+async fn load(
+    backend_bin: &Path,
+    scratch: &Path,
+    tracing: bool,
+    explorer: &str,
+) -> anyhow::Result<(f64, f64)> {
+    let port = free_port()?;
+    let mut command = Command::new(backend_bin);
+    command
+        .env("CRUDDUR_ADDR", format!("127.0.0.1:{port}"))
+        .env("CRUDDUR_DB", scratch.join(format!("load-{tracing}.db")))
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", explorer)
+        .env("OTEL_TRACES_SAMPLER", "always_on")
+        .stdout(Stdio::null());
+    if !tracing {
+        command.env("OTEL_SDK_DISABLED", "true");
+    }
+    let _backend = Server(command.spawn().context("starting the backend")?);
+    let url = format!("http://127.0.0.1:{port}/api/activities/home");
+    wait_up(&url).await?;
+    let _ = Command::new("wrk").args(["-t2", "-c16", "-d2s", &url]).output();
+    let output = Command::new("wrk")
+        .args(["-t2", "-c32", "-d8s", "--latency", &url])
+        .output()
+        .context("running wrk (apt-get install wrk; cargo xtask bench installs it)")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let rps = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:").map(|v| v.trim().parse::<f64>().unwrap_or(0.0)))
+        .context("wrk printed no Requests/sec")?;
+    let p99 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%").map(|v| parse_wrk_time(v.trim())))
+        .unwrap_or(f64::NAN);
+    Ok((rps, p99))
+}
+
+fn parse_wrk_time(value: &str) -> f64 {
+    let (number, unit) = value.split_at(value.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(value.len()));
+    let n: f64 = number.parse().unwrap_or(f64::NAN);
+    match unit {
+        "us" => n / 1000.0,
+        "ms" => n,
+        "s" => n * 1000.0,
+        _ => n,
+    }
+}
+
+fn otlp_batch(batch: usize, spans: usize) -> String {
+    let users = ["andrew", "worf", "garek", "bayko", "quark", "odo", "kira", "sisko"];
+    let routes =
+        ["/api/activities/home", "/api/activities/@{handle}", "/api/activities/search", "/api/activities"];
+    let now = e2e_now_ns();
+    let spans: Vec<Value> = (0..spans)
+        .map(|i| {
+            let n = batch * spans + i;
+            let start = now - ((n % 3_000_000) as i64) * 1_000_000;
+            let duration = 1_000_000 + ((n * 7919) % 400) as i64 * 250_000;
+            json!({"traceId": format!("{:032x}", n / 4 + 1), "spanId": format!("{:016x}", n + 1),
+                   "parentSpanId": if n.is_multiple_of(4) { String::new() } else { format!("{:016x}", n) },
+                   "name": format!("GET {}", routes[n % routes.len()]), "kind": 2,
+                   "startTimeUnixNano": start.to_string(), "endTimeUnixNano": (start + duration).to_string(),
+                   "attributes": [
+                       {"key": "user.id", "value": {"stringValue": users[n % users.len()]}},
+                       {"key": "http.route", "value": {"stringValue": routes[n % routes.len()]}},
+                       {"key": "http.response.status_code", "value": {"intValue": if n.is_multiple_of(50) { "500" } else { "200" }}}]})
+        })
+        .collect();
+    json!({"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "backend"}}]},
+           "scopeSpans": [{"scope": {"name": "bench"}, "spans": spans}]}]})
+    .to_string()
+}
+
+fn e2e_now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// Ingests `total` spans with 4 concurrent clients; returns (spans/s, query medians in ms).
+async fn explorer_bench(bin: &Path, scratch: &Path, total: usize) -> anyhow::Result<(f64, Vec<f64>)> {
+    let (_explorer, url) = start_explorer(bin, &scratch.join("explorer-bench"))?;
+    wait_up(&format!("{url}/api/traces")).await?;
+    let per_batch = 1000;
+    let batches = total / per_batch;
+    let bodies: Vec<String> = (0..batches).map(|b| otlp_batch(b, per_batch)).collect();
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..4 {
+        let mine: Vec<String> = bodies.iter().skip(worker).step_by(4).cloned().collect();
+        let client = client.clone();
+        let url = format!("{url}/v1/traces");
+        tasks.push(tokio::spawn(async move {
+            for body in mine {
+                let response =
+                    client.post(&url).header("content-type", "application/json").body(body).send().await?;
+                if !response.status().is_success() {
+                    bail!("ingest answered {}", response.status());
+                }
+            }
+            Ok::<(), anyhow::Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let rate = (batches * per_batch) as f64 / started.elapsed().as_secs_f64();
+    let spec = json!({"calculations": [{"op": "P95", "column": "duration_ms"}], "breakdowns": ["user.id"], "time_range": 86400});
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        let result: Value = client.post(format!("{url}/api/query")).json(&spec).send().await?.json().await?;
+        times.push(t0.elapsed().as_secs_f64() * 1e3);
+        if result["meta"]["rows_examined"].as_u64().unwrap_or(0) < total as u64 {
+            bail!("the query saw {} spans, not {total}", result["meta"]["rows_examined"]);
+        }
+    }
+    Ok((rate, times))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
+    let [site, sizes, backend_bin, explorer_bin] = args.as_slice() else {
+        bail!("usage: bench <site dir> <size dir> <backend bin> <explorer bin>");
+    };
+    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(7);
+    let spans: usize =
+        std::env::var("BENCH_EXPLORER_SPANS").ok().and_then(|r| r.parse().ok()).unwrap_or(1_000_000);
+    let scratch = std::env::temp_dir().join(format!("otel-web-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)?;
+
+    println!("bench: browser ({rounds} rounds per SDK, same Chromium)");
+    let base = serve_site(site).await?;
+    let browser = Browser::start().await?;
+    let ours = run_page(&browser, &format!("{base}/otel-web.html?rounds={rounds}")).await?;
+    let theirs = run_page(&browser, &format!("{base}/otel-js.html?rounds={rounds}")).await?;
+    let agent: Value = browser.client.execute("return navigator.userAgent", vec![]).await?;
+    browser.close().await?;
+
+    println!("bench: bundle sizes");
+    let with = gzip_size(&files(&sizes.join("with"), &["wasm", "js"])?)?;
+    let without = gzip_size(&files(&sizes.join("without"), &["wasm", "js"])?)?;
+    let js_with = gzip_size(&[sizes.join("js/size-entry.js")])?;
+    let js_without = gzip_size(&[sizes.join("js/size-baseline.js")])?;
+
+    println!("bench: backend under load (wrk, 8 s each)");
+    let (_explorer, explorer_url) = start_explorer(explorer_bin, &scratch.join("explorer-load"))?;
+    wait_up(&format!("{explorer_url}/api/traces")).await?;
+    let (rps_off, p99_off) = load(backend_bin, &scratch, false, &explorer_url).await?;
+    let (rps_on, p99_on) = load(backend_bin, &scratch, true, &explorer_url).await?;
+
+    println!("bench: explorer ({spans} spans)");
+    let (ingest, query) = explorer_bench(explorer_bin, &scratch, spans).await?;
+    let _ = std::fs::remove_dir_all(&scratch);
+
+    let rows = vec![
+        Row {
+            name: "Span lifecycle (start, 5 attributes, end)",
+            unit: "ns/span",
+            ours: stat(&series(&ours, "lifecycle_ns")),
+            theirs: Some(stat(&series(&theirs, "lifecycle_ns"))),
+            goal: "≤ 0.5× OTel JS".into(),
+        },
+        Row {
+            name: "Export encoding (512 spans → OTLP JSON)",
+            unit: "ms",
+            ours: stat(&series(&ours, "encode_ms")),
+            theirs: Some(stat(&series(&theirs, "encode_ms"))),
+            goal: "≤ 0.5× OTel JS".into(),
+        },
+        Row {
+            name: "Traced fetch overhead (median, loopback)",
+            unit: "µs",
+            ours: stat(&series(&ours, "fetch_overhead_us")),
+            theirs: Some(stat(&series(&theirs, "fetch_overhead_us"))),
+            goal: "≤ 50 µs and < OTel JS".into(),
+        },
+        Row {
+            name: "SDK share of the bundle (gzip -9)",
+            unit: "KiB",
+            ours: Stat { median: with - without, min: with - without, max: with - without },
+            theirs: Some(Stat {
+                median: js_with - js_without,
+                min: js_with - js_without,
+                max: js_with - js_without,
+            }),
+            goal: "≤ 0.5× OTel JS".into(),
+        },
+        Row {
+            name: "Backend home feed throughput, tracing on / off",
+            unit: "req/s",
+            ours: Stat { median: rps_on, min: rps_on, max: rps_on },
+            theirs: Some(Stat { median: rps_off, min: rps_off, max: rps_off }),
+            goal: "≥ 0.95× (on/off)".into(),
+        },
+        Row {
+            name: "Backend home feed p99, tracing on / off",
+            unit: "ms",
+            ours: Stat { median: p99_on, min: p99_on, max: p99_on },
+            theirs: Some(Stat { median: p99_off, min: p99_off, max: p99_off }),
+            goal: "(reported)".into(),
+        },
+        Row {
+            name: "Explorer ingest (OTLP JSON, 4 clients)",
+            unit: "spans/s",
+            ours: Stat { median: ingest, min: ingest, max: ingest },
+            theirs: None,
+            goal: "≥ 20,000".into(),
+        },
+        Row {
+            name: "Explorer P95 by user.id over all spans",
+            unit: "ms",
+            ours: stat(&query),
+            theirs: None,
+            goal: "< 1,000 ms at 1M spans".into(),
+        },
+    ];
+    let mut table = String::from(
+        "| benchmark | unit | otel-web median (min–max) | OTel JS / baseline median (min–max) | ratio | goal |\n|---|---|---|---|---|---|\n",
+    );
+    for row in &rows {
+        let fmt = |s: &Stat| format!("{:.2} ({:.2}–{:.2})", s.median, s.min, s.max);
+        let (theirs, ratio) = match &row.theirs {
+            Some(t) => (
+                fmt(t),
+                if t.median != 0.0 { format!("{:.2}", row.ours.median / t.median) } else { "—".into() },
+            ),
+            None => ("—".into(), "—".into()),
+        };
+        table.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            row.name,
+            row.unit,
+            fmt(&row.ours),
+            theirs,
+            ratio,
+            row.goal
+        ));
+    }
+    let header = format!(
+        "Measured {} on {} (`nproc` = {}), {}; explorer: {spans} spans.\n\n",
+        std::env::var("BENCH_DATE").unwrap_or_default(),
+        agent.as_str().unwrap_or("?"),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        format_args!("{rounds} rounds per browser figure"),
+    );
+    println!("\n{header}{table}");
+    let out = site.parent().unwrap_or(site).join("results.md");
+    std::fs::write(&out, format!("{header}{table}"))?;
+    println!("written to {}", out.display());
+    Ok(())
+}
