@@ -15,6 +15,9 @@
 //! | `OTEL_EXPORTER_OTLP_PROTOCOL` | `http/protobuf` | or `http/json` |
 //! | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | `parentbased_always_on` | the standard sampler names |
 //! | `HONEYCOMB_API_KEY` | | sends to Honeycomb with `x-honeycomb-team` (also used by the relay) |
+//! | `AWS_XRAY_DAEMON_ADDRESS` | | also sends segments to the X-Ray daemon at this UDP address |
+//! | `AWS_XRAY_URL` | | host pattern for the seed's dynamic segment naming |
+//! | `AWS_XRAY_SAMPLING_RULES` | | X-Ray rule file (e.g. `aws/json/xray.json`) used as the sampler |
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -90,6 +93,10 @@ pub struct TelemetryConfig {
     pub otlp: OtlpTarget,
     /// Head sampler.
     pub sampler: SamplerConfig,
+    /// AWS X-Ray, when `AWS_XRAY_DAEMON_ADDRESS` is set.
+    pub xray: Option<crate::telemetry::xray::XrayConfig>,
+    /// X-Ray sampling rules, which replace the sampler (parent-based) when set.
+    pub xray_rules: Option<PathBuf>,
 }
 
 /// The backend's configuration.
@@ -203,12 +210,24 @@ fn telemetry(var: &impl Fn(&str) -> Option<String>) -> Result<TelemetryConfig, C
         }
     };
     let sampler = sampler(var("OTEL_TRACES_SAMPLER").as_deref(), var("OTEL_TRACES_SAMPLER_ARG").as_deref())?;
+    let xray = match var("AWS_XRAY_DAEMON_ADDRESS") {
+        Some(address) => Some(crate::telemetry::xray::XrayConfig {
+            daemon: address.trim().parse().map_err(|_| {
+                error("AWS_XRAY_DAEMON_ADDRESS", format!("{address:?} is not an address like 127.0.0.1:2000"))
+            })?,
+            url_pattern: var("AWS_XRAY_URL"),
+        }),
+        None => None,
+    };
+    let xray_rules = var("AWS_XRAY_SAMPLING_RULES").map(PathBuf::from);
     Ok(TelemetryConfig {
         enabled,
         service_name,
         exporters,
         otlp: OtlpTarget { traces_url, headers, protocol },
         sampler,
+        xray,
+        xray_rules,
     })
 }
 
@@ -327,6 +346,7 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_HEADERS", "novalue"),
             ("CRUDDUR_FRONTEND_ORIGINS", "127.0.0.1:3000"),
             ("OTEL_SDK_DISABLED", "maybe"),
+            ("AWS_XRAY_DAEMON_ADDRESS", "localhost"),
         ] {
             let mut vars = vec![(var, value)];
             if var == "OTEL_TRACES_SAMPLER_ARG" {

@@ -11,6 +11,7 @@
 
 mod console;
 mod user_id;
+pub mod xray;
 
 use std::sync::Arc;
 
@@ -30,21 +31,25 @@ pub use user_id::UserIdFromBaggage;
 
 use crate::config::{Exporter, Protocol, SamplerConfig, TelemetryConfig};
 
-/// The exporter could not be built.
+/// Telemetry could not be set up.
 #[derive(Debug, Error)]
-#[error("cannot build the OTLP exporter for {url}: {reason}")]
+#[error("cannot set up {what}: {reason}")]
 pub struct TelemetryError {
-    url: String,
+    what: String,
     reason: String,
 }
 
 /// The propagators the backend extracts (and injects): W3C trace context and baggage.
 pub type Propagator = Arc<dyn TextMapPropagator + Send + Sync>;
 
-/// The W3C propagators.
+/// The propagators: W3C trace context and baggage, and AWS X-Ray's `X-Amzn-Trace-Id` (accepted
+/// alongside, so a request traced by an X-Ray client continues too).
 pub fn propagator() -> Propagator {
-    let parts: Vec<Box<dyn TextMapPropagator + Send + Sync>> =
-        vec![Box::new(TraceContextPropagator::new()), Box::new(BaggagePropagator::new())];
+    let parts: Vec<Box<dyn TextMapPropagator + Send + Sync>> = vec![
+        Box::new(opentelemetry_aws::trace::XrayPropagator::new()),
+        Box::new(TraceContextPropagator::new()),
+        Box::new(BaggagePropagator::new()),
+    ];
     Arc::new(TextMapCompositePropagator::new(parts))
 }
 
@@ -60,11 +65,35 @@ fn sampler(config: &SamplerConfig) -> Sampler {
 /// A provider builder with the resource, sampler and the `user.id` processor, but no exporter:
 /// [`provider`] adds the configured ones, tests add an in-memory one.
 pub fn builder(config: &TelemetryConfig) -> TracerProviderBuilder {
+    builder_with_sampler(config, None)
+}
+
+/// [`builder`], with X-Ray sampling rules when the configuration names a rule file.
+pub fn builder_with_rules(config: &TelemetryConfig) -> Result<TracerProviderBuilder, TelemetryError> {
+    let rules = match &config.xray_rules {
+        Some(path) => Some(
+            xray::SamplingRule::load(path)
+                .map_err(|e| TelemetryError { what: "X-Ray sampling".into(), reason: e.to_string() })?,
+        ),
+        None => None,
+    };
+    Ok(builder_with_sampler(config, rules.map(|rules| xray::XraySampler::new(&config.service_name, rules))))
+}
+
+fn builder_with_sampler(
+    config: &TelemetryConfig,
+    xray_sampler: Option<xray::XraySampler>,
+) -> TracerProviderBuilder {
     let resource = Resource::builder()
         .with_service_name(config.service_name.clone())
         .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
         .build();
-    let sampler = if config.enabled { sampler(&config.sampler) } else { Sampler::AlwaysOff };
+    let sampler = match (config.enabled, xray_sampler) {
+        (false, _) => Sampler::AlwaysOff,
+        // X-Ray's rules, but the browser's sampled decision wins.
+        (true, Some(xray)) => Sampler::ParentBased(Box::new(xray)),
+        (true, None) => sampler(&config.sampler),
+    };
     SdkTracerProvider::builder()
         .with_resource(resource)
         .with_sampler(sampler)
@@ -73,7 +102,7 @@ pub fn builder(config: &TelemetryConfig) -> TracerProviderBuilder {
 
 /// The provider the configuration asks for.
 pub fn provider(config: &TelemetryConfig) -> Result<SdkTracerProvider, TelemetryError> {
-    let mut builder = builder(config);
+    let mut builder = builder_with_rules(config)?;
     if !config.enabled {
         return Ok(builder.build());
     }
@@ -92,13 +121,23 @@ pub fn provider(config: &TelemetryConfig) -> Result<SdkTracerProvider, Telemetry
                     .with_protocol(protocol)
                     .with_headers(otlp.headers.iter().cloned().collect())
                     .build()
-                    .map_err(|e| TelemetryError { url: otlp.traces_url.clone(), reason: e.to_string() })?;
+                    .map_err(|e| TelemetryError {
+                        what: format!("the OTLP exporter for {}", otlp.traces_url),
+                        reason: e.to_string(),
+                    })?;
                 let batch = BatchSpanProcessor::builder(exporter)
                     .with_batch_config(BatchConfigBuilder::default().with_max_queue_size(8_192).build())
                     .build();
                 builder.with_span_processor(batch)
             }
         };
+    }
+    if let Some(xray) = &config.xray {
+        let exporter = xray::exporter(xray, &config.service_name).map_err(|e| TelemetryError {
+            what: format!("the X-Ray daemon client for {}", xray.daemon),
+            reason: e.to_string(),
+        })?;
+        builder = builder.with_span_processor(BatchSpanProcessor::builder(exporter).build());
     }
     Ok(builder.build())
 }
