@@ -24,9 +24,10 @@ pub fn init(config: Config) -> Result<TracerProvider, ConfigError> {
         correct_clock_skew: config.correct_clock_skew,
     };
     let instrument_global_fetch = config.instrument_global_fetch;
+    let propagators = config.propagators.clone();
     let provider = build_provider(config)?;
     opentelemetry::global::set_tracer_provider(provider.clone());
-    opentelemetry::global::set_text_map_propagator(crate::propagation::default_propagator());
+    opentelemetry::global::set_text_map_propagator(crate::propagation::propagator(&propagators));
     if cfg!(target_arch = "wasm32") {
         crate::fetch::configure(fetch);
         if instrument_global_fetch && let Err(e) = crate::fetch::install_global() {

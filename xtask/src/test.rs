@@ -16,7 +16,7 @@ use crate::process::Services;
 use crate::{flags, install, process, project_root};
 
 /// The packages that compile to the browser; everything else is native only.
-const WASM_PACKAGES: &[&str] = &["otel-web", "cruddur-frontend"];
+const WASM_PACKAGES: &[&str] = &["otel-web", "cruddur-frontend", "otel-web-bench", "otel-web-size-app"];
 /// The packages whose tests run natively (the frontend is tested in the browser by e2e).
 const NATIVE_TEST_PACKAGES: &[&str] = &["otel-web", "cruddur-backend", "trace-explorer", "xtask"];
 

@@ -29,6 +29,7 @@
 //! | `propagateTraceHeaderCorsUrls` (origins, URL prefixes, `/regex/`) | | [`Config::propagate_trace_header_cors_urls`] |
 //! | `instrumentGlobalFetch` (boolean) | | [`Config::instrument_global_fetch`] |
 //! | `correctClockSkew` (boolean) | | [`Config::correct_clock_skew`] |
+//! | `propagators` (`tracecontext`, `baggage`, `xray`; list or comma-separated) | | [`Config::propagators`] |
 
 mod page;
 
@@ -40,6 +41,7 @@ use crate::error::ConfigError;
 use crate::export::OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT_MS;
 use crate::fetch::OriginMatcher;
 use crate::processor::BatchConfig;
+use crate::propagation::PropagatorKind;
 use crate::trace::{IdGenerator, Sampler, SpanLimits};
 
 pub use page::PAGE_CONFIG_ELEMENT_ID;
@@ -88,6 +90,8 @@ pub struct Config {
     pub instrument_global_fetch: bool,
     /// Shift exported browser timestamps into the server's clock (default off).
     pub correct_clock_skew: bool,
+    /// The propagators, in order (default W3C trace context and baggage).
+    pub propagators: Vec<PropagatorKind>,
 }
 
 /// The default traces endpoint: the page's own origin, where a relay adds credentials.
@@ -111,6 +115,7 @@ impl Default for Config {
             propagate_trace_header_cors_urls: Vec::new(),
             instrument_global_fetch: false,
             correct_clock_skew: false,
+            propagators: vec![PropagatorKind::TraceContext, PropagatorKind::Baggage],
         }
     }
 }

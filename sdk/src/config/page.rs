@@ -11,6 +11,7 @@ use opentelemetry::{KeyValue, Value};
 use super::{Config, ExporterKind};
 use crate::error::ConfigError;
 use crate::fetch::OriginMatcher;
+use crate::propagation::PropagatorKind;
 use crate::report::{self, Problem};
 use crate::trace::{IdGenerator, Sampler};
 
@@ -113,6 +114,29 @@ fn exporters(value: &PageValue) -> Result<Vec<ExporterKind>, ConfigError> {
         }
     }
     Ok(kinds)
+}
+
+fn propagators(value: &PageValue) -> Result<Vec<PropagatorKind>, ConfigError> {
+    let names: Vec<String> = match value {
+        PageValue::String(s) => s.split(',').map(|n| n.trim().to_owned()).collect(),
+        PageValue::List(items) => items.iter().map(|i| string("propagators", i)).collect::<Result<_, _>>()?,
+        other => {
+            return Err(ConfigError::field("propagators", format!("must be a list, got {}", other.kind())));
+        }
+    };
+    names
+        .iter()
+        .filter(|n| !n.is_empty())
+        .map(|name| match name.as_str() {
+            "tracecontext" => Ok(PropagatorKind::TraceContext),
+            "baggage" => Ok(PropagatorKind::Baggage),
+            "xray" => Ok(PropagatorKind::XRay),
+            other => Err(ConfigError::field(
+                "propagators",
+                format!("must name tracecontext, baggage or xray; got {other:?}"),
+            )),
+        })
+        .collect()
 }
 
 fn endpoint_base(base: &str) -> String {
@@ -232,6 +256,7 @@ pub(crate) fn apply_json(mut config: Config, json: &PageValue) -> Result<Config,
                 config.instrument_global_fetch = boolean("instrumentGlobalFetch", value)?
             }
             "correctClockSkew" => config.correct_clock_skew = boolean("correctClockSkew", value)?,
+            "propagators" => config.propagators = propagators(value)?,
             other => unknown("otel-web-config", other),
         }
     }
@@ -390,6 +415,7 @@ mod tests {
                 PageValue::List(vec![s("http://127.0.0.1:4567"), s("/^https:.*/")]),
             ),
             ("correctClockSkew", PageValue::Bool(true)),
+            ("propagators", s("tracecontext,baggage,xray")),
         ]);
         let config = apply_json(Config::default(), &json).expect("valid");
         assert_eq!(config.service_name, "frontend");
@@ -420,6 +446,10 @@ mod tests {
             ]
         );
         assert!(config.correct_clock_skew);
+        assert_eq!(
+            config.propagators,
+            vec![PropagatorKind::TraceContext, PropagatorKind::Baggage, PropagatorKind::XRay]
+        );
         assert!(!config.instrument_global_fetch);
     }
 

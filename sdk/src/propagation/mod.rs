@@ -22,15 +22,41 @@
 
 mod baggage;
 mod trace_context;
+mod xray;
 
 pub use baggage::BaggagePropagator;
 pub use trace_context::TraceContextPropagator;
+pub use xray::XrayPropagator;
 
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 
+/// The propagators a page can name (`OTEL_PROPAGATORS` names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PropagatorKind {
+    /// W3C `traceparent`/`tracestate`.
+    TraceContext,
+    /// W3C `baggage`.
+    Baggage,
+    /// AWS X-Ray `X-Amzn-Trace-Id`.
+    XRay,
+}
+
 /// The default propagators: W3C `traceparent`/`tracestate`, then W3C `baggage`.
 pub fn default_propagator() -> TextMapCompositePropagator {
-    let propagators: Vec<Box<dyn TextMapPropagator + Send + Sync>> =
-        vec![Box::new(TraceContextPropagator::new()), Box::new(BaggagePropagator::new())];
+    propagator(&[PropagatorKind::TraceContext, PropagatorKind::Baggage])
+}
+
+/// A composite of `kinds`, in order.
+pub fn propagator(kinds: &[PropagatorKind]) -> TextMapCompositePropagator {
+    let propagators: Vec<Box<dyn TextMapPropagator + Send + Sync>> = kinds
+        .iter()
+        .map(|kind| -> Box<dyn TextMapPropagator + Send + Sync> {
+            match kind {
+                PropagatorKind::TraceContext => Box::new(TraceContextPropagator::new()),
+                PropagatorKind::Baggage => Box::new(BaggagePropagator::new()),
+                PropagatorKind::XRay => Box::new(XrayPropagator::new()),
+            }
+        })
+        .collect();
     TextMapCompositePropagator::new(propagators)
 }
