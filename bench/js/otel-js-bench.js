@@ -18,32 +18,27 @@ export function setup(collector) {
   provider.register();
 }
 
+// The benchmarked operation: a span with five attributes (int, string, bool, float, string).
+function recordOp(tracer, i) {
+  const span = tracer.startSpan('op');
+  span.setAttribute('int', i);
+  span.setAttribute('str', 'value');
+  span.setAttribute('bool', true);
+  span.setAttribute('float', 1.5);
+  span.setAttribute('str2', 'another value');
+  span.end();
+}
+
 export function span_lifecycle(n) {
   const tracer = trace.getTracer('bench');
-  for (let i = 0; i < n; i++) {
-    const span = tracer.startSpan('op');
-    span.setAttribute('int', i);
-    span.setAttribute('str', 'value');
-    span.setAttribute('bool', true);
-    span.setAttribute('float', 1.5);
-    span.setAttribute('str2', 'another value');
-    span.end();
-  }
+  for (let i = 0; i < n; i++) recordOp(tracer, i);
 }
 
 export function prepare_encode() {
   const memory = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(memory)] });
   const tracer = provider.getTracer('bench');
-  for (let i = 0; i < 512; i++) {
-    const span = tracer.startSpan('op');
-    span.setAttribute('int', i);
-    span.setAttribute('str', 'value');
-    span.setAttribute('bool', true);
-    span.setAttribute('float', 1.5);
-    span.setAttribute('str2', 'another value');
-    span.end();
-  }
+  for (let i = 0; i < 512; i++) recordOp(tracer, i);
   finished = memory.getFinishedSpans();
 }
 

@@ -46,28 +46,34 @@ pub(crate) fn bench_tools() -> anyhow::Result<()> {
     if which("npm").is_none() {
         missing.extend(["nodejs", "npm"]);
     }
-    if !missing.is_empty() {
-        if !is_root() {
-            bail!(
-                "missing: {}\nrun as root: sudo apt-get install -y {}",
-                missing.join(", "),
-                missing.join(" ")
-            );
-        }
-        println!("apt  {}", missing.join(" "));
-        process::run(Command::new("apt-get").args(["update", "-q"]))?;
-        process::run(
-            Command::new("apt-get")
-                .args(["install", "-y", "-q"])
-                .args(&missing)
-                .env("DEBIAN_FRONTEND", "noninteractive"),
-        )?;
-    }
+    apt_install(&missing)?;
     for tool in ["wrk", "npm"] {
         let version = process::output(Command::new(tool).arg("--version")).unwrap_or_default();
         println!("ok   {tool}: {}", version.lines().next().unwrap_or("?"));
     }
     Ok(())
+}
+
+/// Installs Debian packages as root, or says exactly what to run.
+fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
+    if packages.is_empty() {
+        return Ok(());
+    }
+    if !is_root() {
+        bail!(
+            "missing Debian packages: {}\nrun this as root, then try again:\n    sudo apt-get update && sudo apt-get install -y {}",
+            packages.join(", "),
+            packages.join(" ")
+        );
+    }
+    println!("apt  {}", packages.join(" "));
+    process::run(Command::new("apt-get").args(["update", "-q"]))?;
+    process::run(
+        Command::new("apt-get")
+            .args(["install", "-y", "-q"])
+            .args(packages)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
 }
 
 fn wasm_target() -> anyhow::Result<()> {
@@ -84,23 +90,7 @@ fn wasm_target() -> anyhow::Result<()> {
 fn debian_packages() -> anyhow::Result<Tools> {
     let missing: Vec<&str> =
         DEBIAN_PACKAGES.iter().filter(|(bin, _)| which(bin).is_none()).map(|(_, pkg)| *pkg).collect();
-    if !missing.is_empty() {
-        let line = format!("apt-get install -y {}", missing.join(" "));
-        if !is_root() {
-            bail!(
-                "missing Debian packages: {}\nrun this as root, then try again:\n    sudo apt-get update && sudo {line}",
-                missing.join(", ")
-            );
-        }
-        println!("apt  {}", missing.join(" "));
-        process::run(Command::new("apt-get").args(["update", "-q"]))?;
-        process::run(
-            Command::new("apt-get")
-                .args(["install", "-y", "-q"])
-                .args(&missing)
-                .env("DEBIAN_FRONTEND", "noninteractive"),
-        )?;
-    }
+    apt_install(&missing)?;
     for (bin, pkg) in DEBIAN_PACKAGES {
         let version = process::output(Command::new(bin).arg("--version")).unwrap_or_default();
         println!("ok   {bin} ({pkg}): {}", version.lines().next().unwrap_or("?"));

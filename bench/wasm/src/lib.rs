@@ -32,19 +32,23 @@ pub fn setup(collector: &str) {
     global::set_text_map_propagator(otel_web::propagation::default_propagator());
 }
 
-/// Starts `n` spans with five attributes (int, string, bool, float, string) and ends them,
-/// through `opentelemetry::global` as application code would.
+/// The benchmarked operation: a span with five attributes (int, string, bool, float, string).
+fn record_op<T: Tracer>(tracer: &T, i: u32) {
+    let mut span = tracer.start("op");
+    span.set_attribute(KeyValue::new("int", i64::from(i)));
+    span.set_attribute(KeyValue::new("str", "value"));
+    span.set_attribute(KeyValue::new("bool", true));
+    span.set_attribute(KeyValue::new("float", 1.5));
+    span.set_attribute(KeyValue::new("str2", "another value"));
+    span.end();
+}
+
+/// Records `n` spans through `opentelemetry::global`, as application code would.
 #[wasm_bindgen]
 pub fn span_lifecycle(n: u32) {
     let tracer = global::tracer("bench");
     for i in 0..n {
-        let mut span = tracer.start("op");
-        span.set_attribute(KeyValue::new("int", i64::from(i)));
-        span.set_attribute(KeyValue::new("str", "value"));
-        span.set_attribute(KeyValue::new("bool", true));
-        span.set_attribute(KeyValue::new("float", 1.5));
-        span.set_attribute(KeyValue::new("str2", "another value"));
-        span.end();
+        record_op(&tracer, i);
     }
 }
 
@@ -59,13 +63,7 @@ pub fn prepare_encode() {
     let provider = TracerProvider::builder().with_simple_exporter(exporter.clone()).build();
     let tracer = provider.tracer("bench");
     for i in 0..512 {
-        let mut span = tracer.start("op");
-        span.set_attribute(KeyValue::new("int", i64::from(i)));
-        span.set_attribute(KeyValue::new("str", "value"));
-        span.set_attribute(KeyValue::new("bool", true));
-        span.set_attribute(KeyValue::new("float", 1.5));
-        span.set_attribute(KeyValue::new("str2", "another value"));
-        span.end();
+        record_op(&tracer, i);
     }
     let resource = otlp_json::encode_resource(provider.resource());
     FINISHED.with(|f| *f.borrow_mut() = (resource, exporter.finished_spans()));
