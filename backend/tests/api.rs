@@ -176,6 +176,8 @@ async fn malformed_or_hostile_trace_headers_start_a_new_root() {
         ("tracestate", format!("{huge}=1")),
         ("baggage", format!("user.id={huge}")),
         ("baggage", "=;;;,,%%%".into()),
+        ("x-amzn-trace-id", "Root=1-zzzz;Parent=xyz;Sampled=1".into()),
+        ("x-amzn-trace-id", format!("Root=1-5759e988-{huge};Parent=53995c3f42cd8ad8")),
     ];
     for (header, value) in cases {
         let app = TestApp::start().await;
@@ -188,7 +190,7 @@ async fn malformed_or_hostile_trace_headers_start_a_new_root() {
             .expect("request");
         assert_eq!(response.status(), 200, "{header}: {}", &value[..value.len().min(60)]);
         let server = app.span("GET /api/activities/home");
-        if header == "traceparent" {
+        if header == "traceparent" || header == "x-amzn-trace-id" {
             assert_eq!(server.parent_span_id, SpanId::INVALID, "{value:.60} was accepted as a parent");
         }
         if let Some(user) = attr(&server, "user.id") {

@@ -53,11 +53,14 @@ async fn requests_become_segments_and_subsegments_at_the_daemon() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(answered, "the backend did not answer");
+    // A request no one traced yet: the backend starts an X-Ray-compatible trace itself.
+    let response = client.get(format!("http://127.0.0.1:{port}/api/users")).send().await.expect("users");
+    assert_eq!(response.status(), 200);
 
     let mut documents: Vec<Value> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut buf = vec![0u8; 65_536];
-    while Instant::now() < deadline && documents.len() < 4 {
+    while Instant::now() < deadline && documents.len() < 6 {
         let Ok(n) = daemon.recv(&mut buf) else { continue };
         assert!(n < 64 * 1024, "a datagram of {n} bytes is over the UDP limit");
         let text = std::str::from_utf8(&buf[..n]).expect("utf-8");
@@ -72,20 +75,27 @@ async fn requests_become_segments_and_subsegments_at_the_daemon() {
     for doc in &documents {
         assert!(is_hex(doc["id"].as_str().unwrap_or(""), 16), "id: {doc}");
         assert!(valid_trace_id(doc["trace_id"].as_str().unwrap_or("")), "trace_id: {doc}");
-        assert_eq!(doc["trace_id"], root.as_str(), "the X-Amzn-Trace-Id root is continued");
         let (start, end) =
             (doc["start_time"].as_f64().unwrap_or(0.0), doc["end_time"].as_f64().unwrap_or(0.0));
         assert!(start > 1.6e9 && end >= start, "times in epoch seconds: {doc}");
         assert!(doc["name"].as_str().is_some_and(|n| !n.is_empty()));
     }
+    let (continued, started): (Vec<&Value>, Vec<&Value>) =
+        documents.iter().partition(|d| d["trace_id"] == root.as_str());
+    assert!(continued.len() >= 4, "the X-Amzn-Trace-Id root is continued: {documents:#?}");
+    let own = started.iter().find(|d| d.get("type").is_none()).expect("the segment of the untraced request");
+    let epoch = u64::from_str_radix(&own["trace_id"].as_str().unwrap_or("1-0-0")[2..10], 16).unwrap_or(0);
+    assert!(epoch.abs_diff(now) < 60, "a trace the backend starts carries the current epoch second: {own}");
+    let documents = continued;
     let segment = documents.iter().find(|d| d.get("type").is_none()).expect("a segment");
+    assert!(segment["metadata"].is_object(), "attributes travel as metadata: {segment}");
     assert_eq!(segment["parent_id"], "53995c3f42cd8ad8", "the caller is the segment's parent");
     assert_eq!(segment["name"], "127.0.0.1", "dynamic naming from the request host");
     assert_eq!(segment["http"]["request"]["method"], "GET");
     assert_eq!(segment["http"]["response"]["status"], 200);
     assert_eq!(segment["annotations"]["user_id"], "andrewbrown");
     assert_eq!(segment["annotations"]["route"], "/api/activities/home");
-    let subsegments: Vec<&Value> = documents.iter().filter(|d| d["type"] == "subsegment").collect();
+    let subsegments: Vec<&Value> = documents.iter().copied().filter(|d| d["type"] == "subsegment").collect();
     let custom =
         subsegments.iter().find(|d| d["name"] == "home-activities").expect("home-activities subsegment");
     assert_eq!(custom["parent_id"], segment["id"]);

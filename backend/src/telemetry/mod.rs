@@ -133,6 +133,8 @@ pub fn provider(config: &TelemetryConfig) -> Result<SdkTracerProvider, Telemetry
         };
     }
     if let Some(xray) = &config.xray {
+        // Traces started here must carry the epoch second X-Ray requires in their id.
+        builder = builder.with_id_generator(opentelemetry_aws::trace::XrayIdGenerator::default());
         let exporter = xray::exporter(xray, &config.service_name).map_err(|e| TelemetryError {
             what: format!("the X-Ray daemon client for {}", xray.daemon),
             reason: e.to_string(),

@@ -24,8 +24,8 @@ use std::net::SocketAddr;
 pub use sampling::{RuleError, SamplingRule, XraySampler};
 pub use shaping::SegmentShaping;
 
-use opentelemetry_aws::xray_exporter::XrayExporter;
 use opentelemetry_aws::xray_exporter::daemon_client::XrayDaemonClient;
+use opentelemetry_aws::xray_exporter::{SegmentTranslator, XrayExporter};
 
 /// X-Ray settings from the environment.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +42,9 @@ pub fn exporter(
     service_name: &str,
 ) -> std::io::Result<SegmentShaping<XrayExporter<XrayDaemonClient>>> {
     let client = XrayDaemonClient::new(config.daemon)?;
-    Ok(SegmentShaping::new(XrayExporter::new(client), config.url_pattern.clone(), service_name.to_owned()))
+    // Attributes not mapped to a segment field travel as metadata.
+    let exporter = XrayExporter::new(client).with_translator(SegmentTranslator::new().metadata_all_attrs());
+    Ok(SegmentShaping::new(exporter, config.url_pattern.clone(), service_name.to_owned()))
 }
 
 /// `*` (any run of characters) and `?` (one character) wildcard matching, case-insensitive, as
