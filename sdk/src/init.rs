@@ -31,7 +31,7 @@ pub fn init(config: Config) -> Result<TracerProvider, ConfigError> {
     if cfg!(target_arch = "wasm32") {
         crate::fetch::configure(fetch);
         if instrument_global_fetch && let Err(e) = crate::fetch::install_global() {
-            report::warn(Problem::Config, &format!("could not instrument window.fetch: {e:?}"));
+            report::warn(Problem::Config, || format!("could not instrument window.fetch: {e:?}"));
         }
     }
     Ok(provider)

@@ -34,9 +34,11 @@ thread_local! {
         const { RefCell::new([None; Problem::COUNT]) };
 }
 
-/// Reports `message` unless a problem of the same kind was reported in the last
-/// [`REPORT_INTERVAL_MS`]. Returns whether it was reported.
-pub(crate) fn warn(problem: Problem, message: &str) -> bool {
+/// Reports the message unless a problem of the same kind was reported in the last
+/// [`REPORT_INTERVAL_MS`]. The message is built only when it is reported, so callers on hot
+/// paths (a full queue drops every span) pay nothing while rate-limited. Returns whether it was
+/// reported.
+pub(crate) fn warn(problem: Problem, message: impl FnOnce() -> String) -> bool {
     let now = crate::platform::clock::monotonic_ms();
     let due = LAST_REPORTED
         .try_with(|last| {
@@ -50,7 +52,7 @@ pub(crate) fn warn(problem: Problem, message: &str) -> bool {
         })
         .unwrap_or(false);
     if due {
-        crate::platform::console::warn(&format!("[otel-web] {message}"));
+        crate::platform::console::warn(&format!("[otel-web] {}", message()));
     }
     due
 }
@@ -61,9 +63,9 @@ mod tests {
 
     #[test]
     fn the_same_problem_is_reported_once_per_interval() {
-        assert!(warn(Problem::QueueFull, "first"));
-        assert!(!warn(Problem::QueueFull, "second, too soon"));
+        assert!(warn(Problem::QueueFull, || "first".into()));
+        assert!(!warn(Problem::QueueFull, || unreachable!("a rate-limited message is never built")));
         // Another kind of problem has its own budget.
-        assert!(warn(Problem::ExportFailed, "other kind"));
+        assert!(warn(Problem::ExportFailed, || "other kind".into()));
     }
 }

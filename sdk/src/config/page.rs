@@ -281,7 +281,9 @@ fn apply_sampler(
 
 /// Unknown keys are reported (a typo should be visible) but do not stop the app.
 fn unknown(section: &str, key: &str) {
-    report::warn(Problem::Config, &format!("unknown configuration key {key:?} in {section}; it is ignored"));
+    report::warn(Problem::Config, || {
+        format!("unknown configuration key {key:?} in {section}; it is ignored")
+    });
 }
 
 pub(crate) fn apply_meta(mut config: Config, metas: &[(String, String)]) -> Result<Config, ConfigError> {

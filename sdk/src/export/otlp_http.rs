@@ -242,10 +242,9 @@ mod imp {
         headers.set("content-type", "application/json").map_err(|e| fetch::describe(&e))?;
         for (name, value) in &inner.headers {
             if let Err(e) = headers.set(name, value) {
-                report::warn(
-                    Problem::Config,
-                    &format!("header {name:?} cannot be sent: {}", fetch::describe(&e)),
-                );
+                report::warn(Problem::Config, || {
+                    format!("header {name:?} cannot be sent: {}", fetch::describe(&e))
+                });
             }
         }
         init.set_headers(&headers);
@@ -316,10 +315,9 @@ mod imp {
         let message = js_sys::Reflect::get(&partial, &"errorMessage".into()).ok().and_then(|v| v.as_string());
         if rejected > 0 || message.as_deref().is_some_and(|m| !m.is_empty()) {
             inner.count(|s| s.rejected_spans += rejected);
-            report::warn(
-                Problem::ExportFailed,
-                &format!("the collector rejected {rejected} spans: {}", message.unwrap_or_default()),
-            );
+            report::warn(Problem::ExportFailed, || {
+                format!("the collector rejected {rejected} spans: {}", message.unwrap_or_default())
+            });
         }
     }
 

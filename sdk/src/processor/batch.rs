@@ -103,14 +103,13 @@ impl SpanProcessor for BatchSpanProcessor {
         let (len, max_batch) = (queue.len(), queue.max_batch());
         drop(queue);
         if pushed == Pushed::Dropped {
-            report::warn(
-                Problem::QueueFull,
-                &format!(
+            report::warn(Problem::QueueFull, || {
+                format!(
                     "span queue full ({} spans): dropping new spans until the exporter catches up; \
                      the count is sent as otelweb.dropped_spans",
                     state.config.max_queue_size
-                ),
-            );
+                )
+            });
             return;
         }
         if state.page_hidden.get() {
@@ -190,7 +189,7 @@ impl State {
                 Either::Right(()) => Err(ExportError::Timeout(timeout_ms)),
             };
             if let Err(e) = outcome {
-                report::warn(Problem::ExportFailed, &format!("spans were not exported: {e}"));
+                report::warn(Problem::ExportFailed, || format!("spans were not exported: {e}"));
                 result = Err(e);
             }
         }
@@ -236,10 +235,9 @@ impl State {
         let export = state.exporter.export(spans, ExportMode::Unload);
         sync::drive(async move {
             if let Err(e) = export.await {
-                report::warn(
-                    Problem::ExportFailed,
-                    &format!("spans sent on page hide were not accepted: {e}"),
-                );
+                report::warn(Problem::ExportFailed, || {
+                    format!("spans sent on page hide were not accepted: {e}")
+                });
             }
         });
     }

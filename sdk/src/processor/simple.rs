@@ -47,7 +47,7 @@ impl SpanProcessor for SimpleSpanProcessor {
         let export = state.exporter.export(vec![span], ExportMode::Normal);
         sync::drive(async move {
             if let Err(e) = export.await {
-                report::warn(Problem::ExportFailed, &format!("span was not exported: {e}"));
+                report::warn(Problem::ExportFailed, || format!("span was not exported: {e}"));
                 *state.last_result.borrow_mut() = Some(e);
             }
             state.in_flight.set(state.in_flight.get() - 1);
