@@ -81,12 +81,13 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
-fn location_origin() -> String {
-    js_sys::Reflect::get(&js_sys::global(), &"location".into())
+thread_local! {
+    /// The page's origin: read once, it never changes for a document.
+    static PAGE_ORIGIN: String = js_sys::Reflect::get(&js_sys::global(), &"location".into())
         .and_then(|l| js_sys::Reflect::get(&l, &"origin".into()))
         .ok()
         .and_then(|o| o.as_string())
-        .unwrap_or_default()
+        .unwrap_or_default();
 }
 
 /// Everything known when the request starts.
@@ -140,9 +141,11 @@ fn start_span(request: &web_sys::Request, options: &FetchOptions) -> Started {
         .start_with_context(&tracer, &Context::current());
     let cx = Context::current().with_span(span);
 
-    let allowed = SETTINGS
-        .try_with(|s| {
-            s.try_borrow().map(|s| s.policy.allows(&location_origin(), &origin, &url)).unwrap_or(false)
+    let allowed = PAGE_ORIGIN
+        .try_with(|page| {
+            SETTINGS
+                .try_with(|s| s.try_borrow().map(|s| s.policy.allows(page, &origin, &url)).unwrap_or(false))
+                .unwrap_or(false)
         })
         .unwrap_or(false);
     if allowed && request.mode() != web_sys::RequestMode::NoCors {

@@ -13,8 +13,6 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use opentelemetry::Context;
-
 use super::queue::{BatchQueue, Pushed};
 use super::{BatchConfig, FlushWaiters, SpanProcessor};
 use crate::error::ExportError;
@@ -91,8 +89,6 @@ impl BatchSpanProcessor {
 }
 
 impl SpanProcessor for BatchSpanProcessor {
-    fn on_start(&self, _span: &mut SpanData, _parent_cx: &Context) {}
-
     fn on_end(&self, span: SpanData) {
         let state = &self.state;
         if state.shut_down.get() {

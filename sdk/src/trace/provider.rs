@@ -38,6 +38,8 @@ pub(crate) struct ProviderShared {
     pub(crate) id_generator: IdGenerator,
     pub(crate) resource: Resource,
     span_attributes: RwLock<Vec<KeyValue>>,
+    /// Whether `span_attributes` is non-empty, so span start skips the lock when nothing is set.
+    has_span_attributes: AtomicBool,
     shut_down: AtomicBool,
 }
 
@@ -46,9 +48,15 @@ impl ProviderShared {
         self.shut_down.load(Ordering::Relaxed)
     }
 
-    /// The attributes every new span starts with.
-    pub(crate) fn span_attributes(&self) -> Vec<KeyValue> {
-        self.span_attributes.read().map(|attrs| attrs.clone()).unwrap_or_default()
+    /// The attributes every new span starts with, with room for `extra` more.
+    pub(crate) fn span_attributes(&self, extra: usize) -> Vec<KeyValue> {
+        if !self.has_span_attributes.load(Ordering::Relaxed) {
+            return Vec::with_capacity(extra);
+        }
+        let Ok(attrs) = self.span_attributes.read() else { return Vec::with_capacity(extra) };
+        let mut out = Vec::with_capacity(attrs.len() + extra);
+        out.extend(attrs.iter().cloned());
+        out
     }
 }
 
@@ -77,6 +85,7 @@ impl TracerProvider {
                 Some(existing) => *existing = attribute,
                 None => attrs.push(attribute),
             }
+            self.shared.has_span_attributes.store(true, Ordering::Relaxed);
         }
     }
 
@@ -84,6 +93,7 @@ impl TracerProvider {
     pub fn remove_span_attribute(&self, key: &str) {
         if let Ok(mut attrs) = self.shared.span_attributes.write() {
             attrs.retain(|kv| kv.key.as_str() != key);
+            self.shared.has_span_attributes.store(!attrs.is_empty(), Ordering::Relaxed);
         }
     }
 
@@ -211,6 +221,7 @@ impl TracerProviderBuilder {
                 id_generator: self.id_generator,
                 resource,
                 span_attributes: RwLock::new(Vec::new()),
+                has_span_attributes: AtomicBool::new(false),
                 shut_down: AtomicBool::new(false),
             }),
         }

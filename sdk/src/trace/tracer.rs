@@ -55,7 +55,10 @@ impl opentelemetry::trace::Tracer for Tracer {
         let limits = provider.limits;
         let start_time_unix_nano =
             builder.start_time.map(clock::from_system_time).unwrap_or_else(clock::now_unix_nanos);
-        let mut attributes = provider.span_attributes();
+        // Room for the builder's attributes and a few set later (set_attribute), so a typical span
+        // does not reallocate.
+        let expected = builder.attributes.as_ref().map_or(0, Vec::len) + 8;
+        let mut attributes = provider.span_attributes(expected);
         if let Some(builder_attributes) = builder.attributes {
             attributes.extend(builder_attributes);
         }
