@@ -66,8 +66,15 @@ pub(crate) fn run(flags: &crate::flags::Bench) -> anyhow::Result<()> {
     }
 
     println!("\n== servers and runner (release)");
-    process::run(cargo(&root).args(["build", "--release", "-p", "cruddur-backend", "-p", "trace-explorer"]))?;
-    process::run(cargo(&root).args(["build", "--release", "-p", "e2e", "--bin", "bench"]))?;
+    process::run(process::cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "cruddur-backend",
+        "-p",
+        "trace-explorer",
+    ]))?;
+    process::run(process::cargo().args(["build", "--release", "-p", "e2e", "--bin", "bench"]))?;
     let release = root.join("target/release");
     let mut runner = Command::new(release.join("bench"));
     runner
@@ -99,12 +106,6 @@ const WASM_FEATURES: &[&str] = &[
     "--enable-multivalue",
 ];
 
-fn cargo(root: &Path) -> Command {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(root);
-    cmd
-}
-
 /// Builds `package` for the browser with the size-tuned profile, then wasm-bindgen and wasm-opt.
 fn wasm_build(
     root: &Path,
@@ -115,7 +116,7 @@ fn wasm_build(
     out: &Path,
 ) -> anyhow::Result<()> {
     process::run(
-        cargo(root)
+        process::cargo()
             .args(["build", "--profile", "wasm-release", "--target", "wasm32-unknown-unknown", "-p", package])
             .args(extra),
     )?;

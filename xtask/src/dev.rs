@@ -24,13 +24,7 @@ pub(crate) fn run(_flags: &flags::Dev) -> anyhow::Result<()> {
     install::all()?;
     let root = project_root();
     println!("\n== building");
-    process::run(Command::new("cargo").current_dir(&root).args([
-        "build",
-        "-p",
-        "trace-explorer",
-        "-p",
-        "cruddur-backend",
-    ]))?;
+    process::run(process::cargo().args(["build", "-p", "trace-explorer", "-p", "cruddur-backend"]))?;
     build_frontend(&root, false)?;
 
     let stop = Arc::new(AtomicBool::new(false));

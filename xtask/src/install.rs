@@ -114,8 +114,8 @@ fn cargo_tool(bin: &str, krate: &str, version: &str, locked: bool) -> anyhow::Re
     }
     let was = if current.is_empty() { "not installed".to_owned() } else { current };
     println!("get  {krate} {version} ({was}); this takes a few minutes on a cold machine");
-    let mut cmd = Command::new("cargo");
-    cmd.current_dir(crate::project_root()).args(["install", krate, "--version", version, "--force"]);
+    let mut cmd = process::cargo();
+    cmd.args(["install", krate, "--version", version, "--force"]);
     if locked {
         cmd.arg("--locked");
     }

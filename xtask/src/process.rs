@@ -8,6 +8,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+/// `cargo` (the one running xtask, via `$CARGO`) in the workspace root.
+pub(crate) fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(crate::project_root());
+    cmd
+}
+
 /// Prints the command, runs it to completion and fails if it did not exit successfully.
 pub(crate) fn run(cmd: &mut Command) -> anyhow::Result<()> {
     println!("$ {}", display(cmd));

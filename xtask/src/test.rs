@@ -40,30 +40,30 @@ pub(crate) fn run(flags: &flags::Test) -> anyhow::Result<()> {
     let root = project_root();
 
     step("formatting");
-    process::run(cargo(&root).args(["fmt", "--all", "--check"]))?;
+    process::run(process::cargo().args(["fmt", "--all", "--check"]))?;
 
     step("clippy (native)");
-    process::run(cargo(&root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    process::run(process::cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
 
     step("clippy (wasm32)");
     process::run(
-        cargo(&root)
+        process::cargo()
             .args(["clippy", "--target", "wasm32-unknown-unknown", "--all-targets"])
             .args(packages(WASM_PACKAGES))
             .args(["--", "-D", "warnings"]),
     )?;
 
     step("native tests");
-    process::run(cargo(&root).arg("test").args(packages(NATIVE_TEST_PACKAGES)))?;
+    process::run(process::cargo().arg("test").args(packages(NATIVE_TEST_PACKAGES)))?;
 
     step("wasm tests in headless Chromium");
     write_webdriver_json(&root.join("sdk"))?;
-    process::run(cargo(&root).args(["build", "-p", "e2e", "--bin", "test-receiver"]))?;
+    process::run(process::cargo().args(["build", "-p", "e2e", "--bin", "test-receiver"]))?;
     let mut receiver = Services::default();
     let receiver_url = receiver
         .spawn_announcing("test receiver", &mut Command::new(root.join("target/debug/test-receiver")))?;
     process::run(
-        cargo(&root)
+        process::cargo()
             .args(["test", "--target", "wasm32-unknown-unknown", "-p", "otel-web", "--tests"])
             .env("CHROMEDRIVER", &tools.chromedriver)
             .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
@@ -76,10 +76,10 @@ pub(crate) fn run(flags: &flags::Test) -> anyhow::Result<()> {
     } else {
         step("end-to-end tests in headless Chromium");
         crate::dev::build_frontend(&root, false)?;
-        process::run(cargo(&root).args(["build", "-p", "cruddur-backend", "-p", "trace-explorer"]))?;
+        process::run(process::cargo().args(["build", "-p", "cruddur-backend", "-p", "trace-explorer"]))?;
         let target = root.join("target/debug");
         process::run(
-            cargo(&root)
+            process::cargo()
                 // One journey at a time: each runs a browser, an explorer and a backend.
                 .args(["test", "-p", "e2e", "--", "--test-threads=1"])
                 .env("E2E_BACKEND_BIN", target.join("cruddur-backend"))
@@ -96,12 +96,6 @@ pub(crate) fn run(flags: &flags::Test) -> anyhow::Result<()> {
 
 fn step(name: &str) {
     println!("\n== {name}");
-}
-
-fn cargo(root: &Path) -> Command {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(root);
-    cmd
 }
 
 fn packages<'a>(names: &'a [&'a str]) -> impl Iterator<Item = String> + 'a {
