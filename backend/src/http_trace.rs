@@ -38,6 +38,17 @@ impl Extractor for HeaderExtractor<'_> {
     }
 }
 
+/// `network.protocol.version` for an HTTP version, without formatting per request.
+fn protocol_version(version: axum::http::Version) -> &'static str {
+    match version {
+        axum::http::Version::HTTP_09 => "0.9",
+        axum::http::Version::HTTP_10 => "1.0",
+        axum::http::Version::HTTP_2 => "2",
+        axum::http::Version::HTTP_3 => "3",
+        _ => "1.1",
+    }
+}
+
 /// The `Server-Timing` value for a request that arrived at `arrived` (epoch) and took `elapsed`.
 pub fn server_timing(arrived: SystemTime, elapsed_ms: f64) -> String {
     let epoch_ms = arrived.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0);
@@ -59,10 +70,7 @@ pub async fn trace_request(State(state): State<AppState>, request: Request, next
         KeyValue::new("http.request.method", method),
         KeyValue::new("url.path", request.uri().path().to_owned()),
         KeyValue::new("url.scheme", "http"),
-        KeyValue::new(
-            "network.protocol.version",
-            format!("{:?}", request.version()).trim_start_matches("HTTP/").to_owned(),
-        ),
+        KeyValue::new("network.protocol.version", protocol_version(request.version())),
     ];
     if let Some(route) = route {
         attributes.push(KeyValue::new("http.route", route));

@@ -14,7 +14,6 @@ use crate::servers::{FrontendOptions, free_port, serve_frontend};
 #[derive(Debug)]
 pub struct Process {
     child: Child,
-    name: &'static str,
 }
 
 impl Process {
@@ -24,7 +23,7 @@ impl Process {
             .stderr(Stdio::null())
             .spawn()
             .with_context(|| format!("starting {name} (build it with `cargo build -p {name}`)"))?;
-        Ok(Self { child, name })
+        Ok(Self { child })
     }
 
     /// Stops the process at once (SIGKILL), as a crash or a pulled plug would.
@@ -37,7 +36,6 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         self.kill();
-        let _ = self.name;
     }
 }
 
