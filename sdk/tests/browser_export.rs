@@ -191,3 +191,38 @@ async fn pagehide_flushes_at_once_and_later_spans_follow() {
     provider.shutdown().await.expect("shutdown flushes");
     assert_eq!(receiver.posts(3).await.len(), 3);
 }
+
+/// Floats are written by the browser's `Number#toString` and read by `parseFloat` (the SDK
+/// ships no float formatting of its own); the text must still be exact JSON numbers.
+#[wasm_bindgen_test]
+fn floats_round_trip_through_the_browsers_number_text() {
+    use otel_web::export::{InMemoryExporter, otlp_json};
+    use otel_web::fetch::server_timing;
+
+    let exporter = InMemoryExporter::default();
+    let provider = TracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+    let values = [0.1, 1.0 / 3.0, 1e21, -2.5e-7, 5e-324, 1_700_000_000_123.25];
+    let mut span = provider.tracer("numbers").start("floats");
+    for (i, value) in values.iter().enumerate() {
+        span.set_attribute(KeyValue::new(format!("f{i}"), *value));
+    }
+    span.set_attribute(KeyValue::new("nan", f64::NAN));
+    span.end();
+    let body = otlp_json::encode_request(
+        &otlp_json::encode_resource(provider.resource()),
+        &exporter.finished_spans(),
+    );
+    let body: serde_json::Value = serde_json::from_str(&body).expect("the body is JSON");
+    let attributes = &body["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"];
+    for (i, value) in values.iter().enumerate() {
+        assert_eq!(attributes[i]["value"]["doubleValue"].as_f64(), Some(*value), "f{i}");
+    }
+    assert_eq!(attributes[values.len()]["value"]["doubleValue"], "NaN");
+
+    let timing = server_timing::read("app;dur=12.5, otelweb-ts;desc=\"1700000000123.25\"");
+    assert_eq!(timing.duration_ms, Some(12.5));
+    assert_eq!(timing.received_at_ms, Some(1_700_000_000_123.25));
+    for hostile in ["app;dur=0x10", "app;dur=Infinity", "app;dur= 1e999", "app;dur=1e"] {
+        assert_eq!(server_timing::read(hostile).duration_ms, None, "{hostile}");
+    }
+}

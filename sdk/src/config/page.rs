@@ -11,6 +11,7 @@ use opentelemetry::{KeyValue, Value};
 use super::{Config, ExporterKind};
 use crate::error::ConfigError;
 use crate::fetch::OriginMatcher;
+use crate::platform::number;
 use crate::propagation::PropagatorKind;
 use crate::report::{self, Problem};
 use crate::trace::{IdGenerator, Sampler};
@@ -185,7 +186,7 @@ pub(crate) fn apply_json(mut config: Config, json: &PageValue) -> Result<Config,
             "sampler" => sampler_name = Some(string("sampler", value)?),
             "samplerArg" => {
                 sampler_arg = Some(match value {
-                    PageValue::Number(n) => n.to_string(),
+                    PageValue::Number(n) => number::format_f64(*n),
                     other => string("samplerArg", other)?,
                 })
             }

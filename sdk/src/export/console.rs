@@ -6,12 +6,13 @@
 //! ```
 
 use std::cell::Cell;
-use std::fmt::Write;
 
 use opentelemetry::trace::{SpanId, SpanKind, Status};
+use opentelemetry::{Array, Value};
 
 use super::{ExportMode, SpanExporter};
 use crate::error::ExportError;
+use crate::platform::number;
 use crate::sync::LocalBoxFuture;
 use crate::trace::SpanData;
 
@@ -47,20 +48,66 @@ impl ConsoleExporter {
             Status::Ok => "OK".to_owned(),
             Status::Error { description } => format!("ERROR({description})"),
         };
-        let mut line = format!(
-            "[otel-web] {} {kind} {:.3} ms trace={} span={} parent={parent} {status}",
-            span.name,
-            span.duration_nanos() as f64 / 1e6,
-            cx.trace_id(),
-            cx.span_id(),
-        );
+        let mut line = String::with_capacity(160);
+        for part in ["[otel-web] ", span.name.as_ref(), " ", kind, " "] {
+            line.push_str(part);
+        }
+        push_millis(&mut line, span.duration_nanos());
+        line.push_str(" ms trace=");
+        line.push_str(&cx.trace_id().to_string());
+        line.push_str(" span=");
+        line.push_str(&cx.span_id().to_string());
+        line.push_str(" parent=");
+        line.push_str(&parent);
+        line.push(' ');
+        line.push_str(&status);
         for kv in &span.attributes {
-            let _ = write!(line, " {}={}", kv.key, kv.value);
+            line.push(' ');
+            line.push_str(kv.key.as_str());
+            line.push('=');
+            push_value(&mut line, &kv.value);
         }
         for event in &span.events {
-            let _ = write!(line, " event:{}", event.name);
+            line.push_str(" event:");
+            line.push_str(&event.name);
         }
         line
+    }
+}
+
+/// Milliseconds with three decimals, from nanoseconds (integer arithmetic: no float formatting).
+fn push_millis(out: &mut String, nanos: u64) {
+    let micros = nanos.saturating_add(500) / 1_000;
+    out.push_str(&(micros / 1_000).to_string());
+    out.push('.');
+    let fraction = (micros % 1_000) as u32;
+    for digit in [fraction / 100, fraction / 10 % 10, fraction % 10] {
+        out.push(char::from(b'0' + digit as u8));
+    }
+}
+
+/// An attribute value as the OpenTelemetry JS console exporter shows it.
+fn push_value(out: &mut String, value: &Value) {
+    fn list<T>(out: &mut String, items: &[T], mut each: impl FnMut(&mut String, &T)) {
+        out.push('[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            each(out, item);
+        }
+        out.push(']');
+    }
+    match value {
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::I64(i) => out.push_str(&i.to_string()),
+        Value::F64(f) => number::push_f64(out, *f),
+        Value::String(s) => out.push_str(s.as_str()),
+        Value::Array(Array::Bool(items)) => list(out, items, |out, b| push_value(out, &Value::Bool(*b))),
+        Value::Array(Array::I64(items)) => list(out, items, |out, i| push_value(out, &Value::I64(*i))),
+        Value::Array(Array::F64(items)) => list(out, items, |out, f| number::push_f64(out, *f)),
+        Value::Array(Array::String(items)) => list(out, items, |out, s| out.push_str(s.as_str())),
+        _ => out.push('?'),
     }
 }
 

@@ -12,8 +12,6 @@ mod otlp_http;
 pub mod otlp_json;
 mod retry;
 
-use std::fmt;
-
 pub use console::ConsoleExporter;
 #[cfg(any(test, feature = "testing"))]
 pub use in_memory::InMemoryExporter;
@@ -43,7 +41,7 @@ pub enum ExportMode {
 /// Contract: `export` must not block and must not panic; in [`ExportMode::Unload`] it must
 /// start sending before it returns. The processor awaits one normal export at a time.
 /// `shutdown` is called once; exports after it fail with [`ExportError::AlreadyShutdown`].
-pub trait SpanExporter: fmt::Debug {
+pub trait SpanExporter {
     /// Sends `batch`; resolves when the receiver has answered (or the export failed).
     fn export(
         &self,

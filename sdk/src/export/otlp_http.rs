@@ -310,7 +310,9 @@ mod imp {
         }
         let rejected = js_sys::Reflect::get(&partial, &"rejectedSpans".into()).ok();
         let rejected = rejected
-            .and_then(|v| v.as_f64().or_else(|| v.as_string().and_then(|s| s.parse().ok())))
+            .and_then(|v| {
+                v.as_f64().or_else(|| v.as_string().and_then(|s| s.parse::<u64>().ok().map(|n| n as f64)))
+            })
             .unwrap_or(0.0) as u64;
         let message = js_sys::Reflect::get(&partial, &"errorMessage".into()).ok().and_then(|v| v.as_string());
         if rejected > 0 || message.as_deref().is_some_and(|m| !m.is_empty()) {

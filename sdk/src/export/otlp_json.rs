@@ -19,6 +19,7 @@ use std::sync::Arc;
 use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
 
+use crate::platform::number;
 use crate::resource::Resource;
 use crate::trace::SpanData;
 
@@ -336,11 +337,8 @@ fn any_value(out: &mut String, value: &Value) {
             }
             out.push_str("]}}");
         }
-        _ => {
-            out.push_str("{\"stringValue\":");
-            string(out, &value.to_string());
-            out.push('}');
-        }
+        // A kind of value newer than this encoder: an empty AnyValue, as the proto allows.
+        _ => out.push_str("{}"),
     }
 }
 
@@ -355,13 +353,12 @@ fn join<T>(out: &mut String, items: &[T], mut each: impl FnMut(&mut String, &T))
 
 /// A JSON number, or the protobuf JSON mapping's strings for values JSON cannot hold.
 fn double(out: &mut String, f: f64) {
-    use std::fmt::Write;
-    if f.is_nan() {
-        out.push_str("\"NaN\"");
-    } else if f.is_infinite() {
-        out.push_str(if f > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" });
+    if f.is_finite() {
+        number::push_f64(out, f);
     } else {
-        let _ = write!(out, "{f}");
+        out.push('"');
+        number::push_f64(out, f);
+        out.push('"');
     }
 }
 

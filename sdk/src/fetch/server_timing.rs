@@ -13,6 +13,7 @@
 //! Cross-origin, the backend must also send `Access-Control-Expose-Headers: Server-Timing`.
 //! Malformed metrics are skipped; the header never breaks the response.
 
+use crate::platform::number;
 /// The most of a `Server-Timing` header that is parsed; the rest is ignored.
 pub const MAX_HEADER_BYTES: usize = 4096;
 
@@ -56,7 +57,7 @@ pub fn parse(header: &str) -> Vec<Metric> {
                 let value = unquote(value)?;
                 match key.to_ascii_lowercase().as_str() {
                     "dur" if parsed.duration_ms.is_none() => {
-                        parsed.duration_ms = value.parse::<f64>().ok().filter(|d| d.is_finite() && *d >= 0.0)
+                        parsed.duration_ms = number::parse_f64(&value).filter(|d| d.is_finite() && *d >= 0.0)
                     }
                     "desc" if parsed.description.is_none() => parsed.description = Some(value),
                     _ => {}
@@ -77,7 +78,7 @@ pub fn read(header: &str) -> ServerTiming {
                 timing.received_at_ms = metric
                     .description
                     .as_deref()
-                    .and_then(|d| d.trim().parse::<f64>().ok())
+                    .and_then(|d| number::parse_f64(d.trim()))
                     .filter(|t| t.is_finite() && *t > 0.0)
             }
             _ => {}

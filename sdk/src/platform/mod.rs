@@ -7,5 +7,6 @@ pub(crate) mod clock;
 pub(crate) mod console;
 pub(crate) mod fetch;
 pub(crate) mod lifecycle;
+pub(crate) mod number;
 pub(crate) mod random;
 pub(crate) mod timer;

@@ -30,7 +30,8 @@ pub struct BatchSpanProcessor {
     lifecycle: RefCell<Option<PageLifecycle>>,
 }
 
-#[derive(Debug)]
+// Processors and exporters are trait objects without a `Debug` bound (a bound would keep every
+// implementation's formatting code in the bundle); state is described by what it counts.
 struct State {
     config: BatchConfig,
     exporter: Box<dyn SpanExporter>,
@@ -42,6 +43,17 @@ struct State {
     unload_send_scheduled: Cell<bool>,
     shut_down: Cell<bool>,
     waiters: FlushWaiters,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("config", &self.config)
+            .field("queue", &self.queue)
+            .field("exporting", &self.exporting)
+            .field("shut_down", &self.shut_down)
+            .finish_non_exhaustive()
+    }
 }
 
 impl BatchSpanProcessor {

@@ -12,7 +12,6 @@ mod queue;
 mod simple;
 
 use std::cell::RefCell;
-use std::fmt;
 use std::time::Duration;
 
 use opentelemetry::Context;
@@ -40,7 +39,7 @@ pub const OTEL_BSP_EXPORT_TIMEOUT_DEFAULT_MS: u64 = 30_000;
 /// called once per sampled span, in end order. `force_flush` and `shutdown` resolve when the
 /// data handed over so far is out (or has failed); `shutdown` is called at most once by the
 /// provider. Every hook but `on_end` and the two futures has an empty default.
-pub trait SpanProcessor: fmt::Debug {
+pub trait SpanProcessor {
     /// A span started; processors may add attributes (the page URL, say).
     fn on_start(&self, _span: &mut SpanData, _parent_cx: &Context) {}
 

@@ -18,12 +18,17 @@ pub struct SimpleSpanProcessor {
     state: Rc<State>,
 }
 
-#[derive(Debug)]
 struct State {
     exporter: Box<dyn SpanExporter>,
     in_flight: Cell<usize>,
     last_result: RefCell<Option<ExportError>>,
     waiters: FlushWaiters,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State").field("in_flight", &self.in_flight).finish_non_exhaustive()
+    }
 }
 
 impl SimpleSpanProcessor {

@@ -155,13 +155,24 @@ impl opentelemetry::trace::TracerProvider for TracerProvider {
 ///     .build();
 /// # let _ = provider;
 /// ```
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct TracerProviderBuilder {
     processors: Vec<Box<dyn SpanProcessor>>,
     sampler: Sampler,
     limits: SpanLimits,
     id_generator: IdGenerator,
     resource: Option<Resource>,
+}
+
+impl std::fmt::Debug for TracerProviderBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TracerProviderBuilder")
+            .field("processors", &self.processors.len())
+            .field("sampler", &self.sampler)
+            .field("limits", &self.limits)
+            .field("resource", &self.resource)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TracerProviderBuilder {

@@ -3,6 +3,7 @@
 use opentelemetry::trace::{SpanContext, TraceId};
 
 use crate::error::ConfigError;
+use crate::platform::number;
 
 /// Decides at span start whether a span is recorded and exported.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,7 +63,7 @@ impl Sampler {
     pub fn from_name(name: &str, arg: Option<&str>) -> Result<Self, ConfigError> {
         let ratio = || -> Result<f64, ConfigError> {
             let Some(arg) = arg else { return Ok(1.0) };
-            arg.trim().parse::<f64>().ok().filter(|r| (0.0..=1.0).contains(r)).ok_or_else(|| {
+            number::parse_f64(arg.trim()).filter(|r| (0.0..=1.0).contains(r)).ok_or_else(|| {
                 ConfigError::field("samplerArg", format!("must be a number from 0 to 1, got {arg:?}"))
             })
         };
