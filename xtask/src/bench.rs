@@ -90,6 +90,7 @@ pub(crate) fn run(flags: &crate::flags::Bench) -> anyhow::Result<()> {
             "BENCH_DATE",
             process::output(Command::new("date").arg("-u").arg("+%Y-%m-%d")).unwrap_or_default(),
         );
+    runner.env("BENCH_ONLY", flags.only.join(","));
     if flags.quick {
         runner.env("BENCH_ROUNDS", "3").env("BENCH_EXPLORER_SPANS", "50000");
     }

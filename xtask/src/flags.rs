@@ -11,6 +11,7 @@ Commands:
            --skip-e2e       leave out the browser end-to-end tests
   bench    build release artifacts and compare otel-web with OpenTelemetry JS in one browser run
            --quick          3 rounds and 50,000 explorer spans (a smoke run)
+           --only=LIST      only these figures: browser, size, backend, explorer (comma-separated)
   install  only install the tools (Rust target, Debian packages, trunk, wasm-bindgen-cli)
 ";
 
@@ -26,7 +27,12 @@ pub(crate) enum Xtask {
 #[derive(Debug, Default)]
 pub(crate) struct Bench {
     pub(crate) quick: bool,
+    /// Figures to measure (all when empty).
+    pub(crate) only: Vec<String>,
 }
+
+/// The figure groups `cargo xtask bench --only=` accepts.
+pub(crate) const BENCH_FIGURES: &[&str] = &["browser", "size", "backend", "explorer"];
 
 #[derive(Debug, Default)]
 pub(crate) struct Dev {}
@@ -47,8 +53,16 @@ impl Xtask {
         };
         let rest: Vec<String> = args.collect();
         let flag = |name: &str| rest.iter().any(|a| a == name);
+        let value = |name: &str| rest.iter().find_map(|a| a.strip_prefix(name)?.strip_prefix('='));
         let known = |names: &[&str]| -> anyhow::Result<()> {
-            if let Some(unknown) = rest.iter().find(|a| !names.contains(&a.as_str())) {
+            // A name ending in `=` takes a value (`--only=browser`); others are switches.
+            let is_known = |a: &str| {
+                names.iter().any(|n| match n.strip_suffix('=') {
+                    Some(valued) => a.strip_prefix(valued).is_some_and(|v| v.starts_with('=')),
+                    None => a == *n,
+                })
+            };
+            if let Some(unknown) = rest.iter().find(|a| !is_known(a)) {
                 bail!("unknown flag `{unknown}` for `cargo xtask {command}`\n\n{HELP}");
             }
             Ok(())
@@ -63,8 +77,14 @@ impl Xtask {
                 Ok(Self::Test(Test { skip_e2e: flag("--skip-e2e") }))
             }
             "bench" => {
-                known(&["--quick"])?;
-                Ok(Self::Bench(Bench { quick: flag("--quick") }))
+                known(&["--quick", "--only="])?;
+                let only: Vec<String> = value("--only")
+                    .map(|v| v.split(',').map(|f| f.trim().to_owned()).collect())
+                    .unwrap_or_default();
+                if let Some(unknown) = only.iter().find(|f| !BENCH_FIGURES.contains(&f.as_str())) {
+                    bail!("unknown figure `{unknown}` for --only; choose from {}", BENCH_FIGURES.join(", "));
+                }
+                Ok(Self::Bench(Bench { quick: flag("--quick"), only }))
             }
             "install" => known(&[]).map(|_| Self::Install),
             "help" | "--help" | "-h" => Ok(Self::Help),
@@ -85,6 +105,16 @@ mod tests {
     fn test_flags_are_parsed() {
         assert!(matches!(parse(&["test", "--skip-e2e"]), Ok(Xtask::Test(Test { skip_e2e: true }))));
         assert!(matches!(parse(&["dev"]), Ok(Xtask::Dev(_))));
+    }
+
+    #[test]
+    fn bench_figures_can_be_chosen() {
+        let Ok(Xtask::Bench(bench)) = parse(&["bench", "--only=browser,size"]) else { panic!("not parsed") };
+        assert_eq!(bench.only, ["browser", "size"]);
+        assert!(!bench.quick);
+        assert!(parse(&["bench", "--only=gpu"]).is_err());
+        assert!(parse(&["bench", "--onlyx=browser"]).is_err());
+        assert!(parse(&["test", "--skip-e2e=no"]).is_err());
     }
 
     #[test]

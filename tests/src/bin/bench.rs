@@ -25,6 +25,11 @@ struct Stat {
     max: f64,
 }
 
+/// A figure measured once.
+fn single(value: f64) -> Stat {
+    Stat { median: value, min: value, max: value }
+}
+
 fn stat(values: &[f64]) -> Stat {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
     if v.is_empty() {
@@ -269,92 +274,103 @@ async fn main() -> anyhow::Result<()> {
     let scratch = std::env::temp_dir().join(format!("otel-web-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)?;
 
-    println!("bench: browser ({rounds} rounds per SDK, same Chromium)");
-    let base = serve_site(site).await?;
-    let browser = Browser::start().await?;
-    let ours = run_page(&browser, &format!("{base}/otel-web.html?rounds={rounds}")).await?;
-    let theirs = run_page(&browser, &format!("{base}/otel-js.html?rounds={rounds}")).await?;
-    let agent: Value = browser.client.execute("return navigator.userAgent", vec![]).await?;
-    browser.close().await?;
+    let only = std::env::var("BENCH_ONLY").ok().filter(|o| !o.is_empty());
+    let wants = |figure: &str| only.as_deref().is_none_or(|o| o.split(',').any(|f| f.trim() == figure));
+    let mut rows = Vec::new();
+    let mut agent = Value::Null;
 
-    println!("bench: bundle sizes");
-    let with = gzip_size(&files(&sizes.join("with"), &["wasm", "js"])?)?;
-    let without = gzip_size(&files(&sizes.join("without"), &["wasm", "js"])?)?;
-    let js_with = gzip_size(&[sizes.join("js/size-entry.js")])?;
-    let js_without = gzip_size(&[sizes.join("js/size-baseline.js")])?;
+    if wants("browser") {
+        println!("bench: browser ({rounds} rounds per SDK, same Chromium)");
+        let base = serve_site(site).await?;
+        let browser = Browser::start().await?;
+        let ours = run_page(&browser, &format!("{base}/otel-web.html?rounds={rounds}")).await?;
+        let theirs = run_page(&browser, &format!("{base}/otel-js.html?rounds={rounds}")).await?;
+        agent = browser.client.execute("return navigator.userAgent", vec![]).await?;
+        browser.close().await?;
+        let side_by_side = |name, unit, key, goal: &str| Row {
+            name,
+            unit,
+            ours: stat(&series(&ours, key)),
+            theirs: Some(stat(&series(&theirs, key))),
+            goal: goal.into(),
+        };
+        rows.push(side_by_side(
+            "Span lifecycle (start, 5 attributes, end)",
+            "ns/span",
+            "lifecycle_ns",
+            "≤ 0.5× OTel JS",
+        ));
+        rows.push(side_by_side(
+            "Export encoding (512 spans → OTLP JSON)",
+            "ms",
+            "encode_ms",
+            "≤ 0.5× OTel JS",
+        ));
+        rows.push(side_by_side(
+            "Traced fetch overhead (median, loopback)",
+            "µs",
+            "fetch_overhead_us",
+            "≤ 50 µs and < OTel JS",
+        ));
+    }
 
-    println!("bench: backend under load (wrk, 8 s each)");
-    let (_explorer, explorer_url) = start_explorer(explorer_bin, &scratch.join("explorer-load"))?;
-    wait_up(&format!("{explorer_url}/api/traces")).await?;
-    let (rps_off, p99_off) = load(backend_bin, &scratch, false, &explorer_url).await?;
-    let (rps_on, p99_on) = load(backend_bin, &scratch, true, &explorer_url).await?;
-
-    println!("bench: explorer ({spans} spans)");
-    let (ingest, query) = explorer_bench(explorer_bin, &scratch, spans).await?;
-    let _ = std::fs::remove_dir_all(&scratch);
-
-    let rows = vec![
-        Row {
-            name: "Span lifecycle (start, 5 attributes, end)",
-            unit: "ns/span",
-            ours: stat(&series(&ours, "lifecycle_ns")),
-            theirs: Some(stat(&series(&theirs, "lifecycle_ns"))),
-            goal: "≤ 0.5× OTel JS".into(),
-        },
-        Row {
-            name: "Export encoding (512 spans → OTLP JSON)",
-            unit: "ms",
-            ours: stat(&series(&ours, "encode_ms")),
-            theirs: Some(stat(&series(&theirs, "encode_ms"))),
-            goal: "≤ 0.5× OTel JS".into(),
-        },
-        Row {
-            name: "Traced fetch overhead (median, loopback)",
-            unit: "µs",
-            ours: stat(&series(&ours, "fetch_overhead_us")),
-            theirs: Some(stat(&series(&theirs, "fetch_overhead_us"))),
-            goal: "≤ 50 µs and < OTel JS".into(),
-        },
-        Row {
+    if wants("size") {
+        println!("bench: bundle sizes");
+        let with = gzip_size(&files(&sizes.join("with"), &["wasm", "js"])?)?;
+        let without = gzip_size(&files(&sizes.join("without"), &["wasm", "js"])?)?;
+        let js_with = gzip_size(&[sizes.join("js/size-entry.js")])?;
+        let js_without = gzip_size(&[sizes.join("js/size-baseline.js")])?;
+        rows.push(Row {
             name: "SDK share of the bundle (gzip -9)",
             unit: "KiB",
-            ours: Stat { median: with - without, min: with - without, max: with - without },
-            theirs: Some(Stat {
-                median: js_with - js_without,
-                min: js_with - js_without,
-                max: js_with - js_without,
-            }),
+            ours: single(with - without),
+            theirs: Some(single(js_with - js_without)),
             goal: "≤ 0.5× OTel JS".into(),
-        },
-        Row {
+        });
+    }
+
+    if wants("backend") {
+        println!("bench: backend under load (wrk, 8 s each)");
+        let (_explorer, explorer_url) = start_explorer(explorer_bin, &scratch.join("explorer-load"))?;
+        wait_up(&format!("{explorer_url}/api/traces")).await?;
+        let (rps_off, p99_off) = load(backend_bin, &scratch, false, &explorer_url).await?;
+        let (rps_on, p99_on) = load(backend_bin, &scratch, true, &explorer_url).await?;
+        rows.push(Row {
             name: "Backend home feed throughput, tracing on / off",
             unit: "req/s",
-            ours: Stat { median: rps_on, min: rps_on, max: rps_on },
-            theirs: Some(Stat { median: rps_off, min: rps_off, max: rps_off }),
+            ours: single(rps_on),
+            theirs: Some(single(rps_off)),
             goal: "≥ 0.95× (on/off)".into(),
-        },
-        Row {
+        });
+        rows.push(Row {
             name: "Backend home feed p99, tracing on / off",
             unit: "ms",
-            ours: Stat { median: p99_on, min: p99_on, max: p99_on },
-            theirs: Some(Stat { median: p99_off, min: p99_off, max: p99_off }),
+            ours: single(p99_on),
+            theirs: Some(single(p99_off)),
             goal: "(reported)".into(),
-        },
-        Row {
+        });
+    }
+
+    if wants("explorer") {
+        println!("bench: explorer ({spans} spans)");
+        let (ingest, query) = explorer_bench(explorer_bin, &scratch, spans).await?;
+        rows.push(Row {
             name: "Explorer ingest (OTLP JSON, 4 clients)",
             unit: "spans/s",
-            ours: Stat { median: ingest, min: ingest, max: ingest },
+            ours: single(ingest),
             theirs: None,
             goal: "≥ 20,000".into(),
-        },
-        Row {
+        });
+        rows.push(Row {
             name: "Explorer P95 by user.id over all spans",
             unit: "ms",
             ours: stat(&query),
             theirs: None,
             goal: "< 1,000 ms at 1M spans".into(),
-        },
-    ];
+        });
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+
     let mut table = String::from(
         "| benchmark | unit | otel-web median (min–max) | OTel JS / baseline median (min–max) | ratio | goal |\n|---|---|---|---|---|---|\n",
     );
