@@ -74,5 +74,6 @@ pub const OTELWEB_CLOCK_SHIFT_MS: &str = "otelweb.clock.shift_ms";
 /// Uncompressed response body size (`decodedBodySize`).
 pub const OTELWEB_RESPONSE_DECODED_BODY_SIZE: &str = "otelweb.response.decoded_body_size";
 /// Where the span's end time came from: `resource-timing` (the browser's own entry, as in the
-/// network panel) or `body-end` (no entry was available, e.g. buffer full).
+/// network panel: the body's end) or `response-headers` (no entry came — a `data:`/`blob:` URL,
+/// a body nobody read within a minute, or the page was hidden first).
 pub const OTELWEB_TIMING_SOURCE: &str = "otelweb.timing.source";

@@ -31,6 +31,11 @@ pub(crate) fn oneshot<T>() -> (Sender<T>, Receiver<T>) {
 }
 
 impl<T> Sender<T> {
+    /// Whether the receiver is gone, so sending would reach no one.
+    pub(crate) fn is_abandoned(&self) -> bool {
+        Rc::strong_count(&self.0) == 1
+    }
+
     pub(crate) fn send(self, value: T) {
         if let Ok(mut slot) = self.0.try_borrow_mut() {
             slot.value = Some(value);
@@ -122,6 +127,14 @@ mod tests {
     fn poll_now<F: Future>(future: F) -> Poll<F::Output> {
         let mut future = std::pin::pin!(future);
         future.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn a_sender_knows_when_its_receiver_is_gone() {
+        let (sender, receiver) = oneshot::<()>();
+        assert!(!sender.is_abandoned());
+        drop(receiver);
+        assert!(sender.is_abandoned());
     }
 
     #[test]

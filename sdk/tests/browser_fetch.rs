@@ -227,6 +227,33 @@ async fn the_span_agrees_with_the_network_panel_and_records_phases() {
     assert_eq!(attr(span, "http.response.body.size"), Some(&Value::I64(5000)));
 }
 
+/// The SDK never reads (or tees) the body: the span ends from the browser's timing entry even
+/// when the caller has not read the body yet, and the caller's body is untouched.
+#[wasm_bindgen_test]
+async fn the_span_ends_without_the_sdk_reading_the_body() {
+    let (_provider, exporter) = setup(allow_receiver());
+    let receiver = Receiver::new("unread");
+    receiver.script(json!([{"status": 200, "body": "y".repeat(2000)}])).await;
+    let url = format!("{}/api/unread", receiver.base);
+    let response = get(&url).await.expect("fetch");
+    let span = &fetch_spans(&exporter, 1).await[0];
+    assert_eq!(attr(span, "otelweb.timing.source"), Some(&Value::from("resource-timing")));
+    assert_eq!(attr(span, "http.response.body.size"), Some(&Value::I64(2000)));
+    assert!(!response.body_used(), "the SDK must leave the body to the caller");
+    assert_eq!(text(&response).await.len(), 2000);
+}
+
+/// `data:` URLs get no timing entry: the span ends at the response headers instead of waiting.
+#[wasm_bindgen_test]
+async fn a_url_without_timing_entries_ends_at_its_headers() {
+    let (_provider, exporter) = setup(FetchConfig::default());
+    let response = get("data:text/plain,hello").await.expect("fetch");
+    assert_eq!(text(&response).await, "hello");
+    let span = &fetch_spans(&exporter, 1).await[0];
+    assert_eq!(attr(span, "otelweb.timing.source"), Some(&Value::from("response-headers")));
+    assert_eq!(attr(span, "http.response.status_code"), Some(&Value::I64(200)));
+}
+
 #[wasm_bindgen_test]
 async fn two_fetches_of_one_url_at_once_each_get_their_own_timing() {
     let (_provider, exporter) = setup(allow_receiver());

@@ -5,12 +5,19 @@
 //! `getEntriesByName`). A finished fetch claims the entry with its URL whose `startTime` is the
 //! earliest at or after the moment the fetch was called: two fetches of one URL in flight at once
 //! each get their own, and an entry is never claimed twice.
+//!
+//! The entry is also how a traced fetch learns that its response body has ended, without
+//! cloning (and so tee-ing) the body the caller reads: the browser creates it at `responseEnd`.
+//! [`arrival`] resolves at the next delivery; [`claim`] first takes the records the browser has
+//! not delivered yet (`takeRecords`), so nothing waits for the observer's low-priority task.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
+
+use crate::sync;
 
 /// Entries kept while waiting to be claimed.
 const MAX_ENTRIES: usize = 500;
@@ -66,6 +73,17 @@ type Observer = (web_sys::PerformanceObserver, Closure<dyn FnMut(JsValue)>);
 struct Store {
     entries: VecDeque<ResourceEntry>,
     observer: Option<Observer>,
+    /// Told when new entries arrive.
+    waiting: Vec<sync::Sender<()>>,
+}
+
+impl Store {
+    fn add(&mut self, list: &js_sys::Array) {
+        self.entries.extend(list.iter().filter_map(|e| read(&e)));
+        while self.entries.len() > MAX_ENTRIES {
+            self.entries.pop_front();
+        }
+    }
 }
 
 thread_local! {
@@ -108,15 +126,14 @@ pub(crate) fn observe() {
         }
         let callback = Closure::<dyn FnMut(JsValue)>::new(|list: JsValue| {
             let Ok(list) = list.dyn_into::<web_sys::PerformanceObserverEntryList>() else { return };
-            let entries: Vec<ResourceEntry> = list.get_entries().iter().filter_map(|e| read(&e)).collect();
-            let _ = STORE.try_with(|store| {
-                if let Ok(mut store) = store.try_borrow_mut() {
-                    store.entries.extend(entries);
-                    while store.entries.len() > MAX_ENTRIES {
-                        store.entries.pop_front();
-                    }
-                }
+            let waiting = STORE.try_with(|store| {
+                let mut store = store.try_borrow_mut().ok()?;
+                store.add(&list.get_entries());
+                Some(std::mem::take(&mut store.waiting))
             });
+            for sender in waiting.ok().flatten().unwrap_or_default() {
+                sender.send(());
+            }
         });
         let Ok(observer) = web_sys::PerformanceObserver::new(callback.as_ref().unchecked_ref()) else {
             return;
@@ -127,11 +144,33 @@ pub(crate) fn observe() {
     });
 }
 
-/// Claims the entry for a fetch of `url` called at monotonic time `called_at`.
-pub(crate) fn claim(url: &str, called_at: f64, now: f64) -> Option<ResourceEntry> {
+/// Resolves when the observer next delivers entries; `None` when nothing observes (no
+/// `PerformanceObserver` here), so no entry will ever come.
+pub(crate) fn arrival() -> Option<sync::Receiver<()>> {
     STORE
         .try_with(|store| {
             let mut store = store.try_borrow_mut().ok()?;
+            store.observer.as_ref()?;
+            let (sender, receiver) = sync::oneshot();
+            store.waiting.push(sender);
+            Some(receiver)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Claims the entry for a fetch of `url` called at monotonic time `called_at`.
+pub(crate) fn claim(url: &str, called_at: f64, now: f64) -> Option<ResourceEntry> {
+    let (claimed, woken) = STORE
+        .try_with(|store| {
+            let mut store = store.try_borrow_mut().ok()?;
+            // Records the observer has not delivered yet; whoever waits for them is told.
+            let pending = store.observer.as_ref().map(|(observer, _)| observer.take_records());
+            let mut woken = Vec::new();
+            if let Some(pending) = pending.filter(|p| p.length() > 0) {
+                store.add(&pending);
+                woken = std::mem::take(&mut store.waiting);
+            }
             store.entries.retain(|e| now - e.start_time < MAX_AGE_MS);
             let index = store
                 .entries
@@ -139,9 +178,13 @@ pub(crate) fn claim(url: &str, called_at: f64, now: f64) -> Option<ResourceEntry
                 .enumerate()
                 .filter(|(_, e)| e.name == url && e.start_time >= called_at - START_TOLERANCE_MS)
                 .min_by(|(_, a), (_, b)| a.start_time.total_cmp(&b.start_time))
-                .map(|(i, _)| i)?;
-            store.entries.remove(index)
+                .map(|(i, _)| i);
+            Some((index.and_then(|i| store.entries.remove(i)), woken))
         })
         .ok()
-        .flatten()
+        .flatten()?;
+    for sender in woken {
+        sender.send(());
+    }
+    claimed
 }

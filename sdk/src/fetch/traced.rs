@@ -4,10 +4,15 @@
 //!  call ──▶ CLIENT span starts (child of Context::current())
 //!        ├─ traceparent/tracestate/baggage injected if the origin is allowed
 //!        ├─ the browser's own fetch (never the patched one)
-//!  headers ◀─ status, Server-Timing read; the response goes back to the caller at once
-//!  body end ─▶ resource timing entry claimed → phase events, sizes; latency split and clock
-//!              offset computed; span ends at the entry's responseEnd
+//!  headers ◀─ status, Server-Timing read; the response goes back to the caller at once,
+//!             untouched (never cloned: a clone tees the body and slows the caller's read)
+//!  body end ─▶ the browser's resource timing entry appears → phase events, sizes; latency split
+//!              and clock offset computed; span ends at the entry's responseEnd
 //! ```
+//!
+//! The entry is the body's end: the SDK does not read the body itself. If no entry comes (a
+//! `data:`/`blob:` URL, a body nobody reads, the page hidden first, or a minute passed), the
+//! span ends when the headers arrived, with `otelweb.timing.source = "response-headers"`.
 //!
 //! Whatever goes wrong inside (no `URL`, headers that cannot be set, a missing timing entry, a
 //! malformed `Server-Timing`), the caller gets exactly the response or error plain `fetch` would
@@ -22,17 +27,16 @@ use opentelemetry::{Context, InstrumentationScope, KeyValue, global};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+use super::server_timing::{self, ServerTiming};
 use super::skew::{Exchange, SkewEstimator};
-use super::{FetchOptions, PropagationPolicy, server_timing, timing, url};
+use super::{FetchOptions, PropagationPolicy, timing, url};
 use crate::platform::lifecycle::PageLifecycle;
 use crate::platform::{clock, fetch as browser, timer};
 use crate::semconv;
 use crate::sync::{self, Either};
 
-/// How long after the response's headers the span may wait for the body to finish.
+/// How long after the response's headers the span may wait for the body to end.
 const MAX_BODY_WAIT_MS: u32 = 60_000;
-/// How long after the body ends to wait for the resource timing entry.
-const MAX_ENTRY_WAIT_MS: u32 = 300;
 
 /// Settings for every traced fetch on this thread, set by [`super::configure`].
 #[derive(Debug, Default)]
@@ -216,9 +220,8 @@ pub(super) async fn traced_fetch(
                 return Ok(value.unchecked_into());
             };
             let headers_at = crate::platform::clock::monotonic_ms();
-            on_response(&started, &response);
-            let clone = response.clone().ok();
-            sync::spawn(finish(started, clone, headers_at));
+            let server = on_response(&started, &response);
+            sync::spawn(finish(started, server, headers_at));
             Ok(response)
         }
         Err(error) => {
@@ -232,10 +235,11 @@ pub(super) async fn traced_fetch(
     }
 }
 
-fn on_response(started: &Started, response: &web_sys::Response) {
+/// Records the status; returns what the server said in `Server-Timing`.
+fn on_response(started: &Started, response: &web_sys::Response) -> ServerTiming {
     let span = started.cx.span();
     if response.type_() == web_sys::ResponseType::Opaque {
-        return;
+        return ServerTiming::default();
     }
     let status = response.status();
     span.set_attribute(KeyValue::new(semconv::HTTP_RESPONSE_STATUS_CODE, i64::from(status)));
@@ -243,35 +247,42 @@ fn on_response(started: &Started, response: &web_sys::Response) {
         span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, status.to_string()));
         span.set_status(Status::error(format!("HTTP {status}")));
     }
+    response
+        .headers()
+        .get("server-timing")
+        .ok()
+        .flatten()
+        .map(|h| server_timing::read(&h))
+        .unwrap_or_default()
 }
 
-/// Waits for the body to finish, then records timing, the latency split and the clock offset,
-/// and ends the span.
-async fn finish(started: Started, clone: Option<web_sys::Response>, headers_at: f64) {
+/// Waits for the response's resource timing entry (the body's end), then records timing, the
+/// latency split and the clock offset, and ends the span.
+async fn finish(started: Started, server: ServerTiming, headers_at: f64) {
     let (hurry_tx, mut hurry) = sync::oneshot();
-    let _ = WAITING.try_with(|w| w.try_borrow_mut().map(|mut w| w.push(hurry_tx)));
-    let mut hurried = false;
-    let server = clone
-        .as_ref()
-        .and_then(|r| r.headers().get("server-timing").ok().flatten())
-        .map(|h| server_timing::read(&h))
-        .unwrap_or_default();
-    if let Some(body) = clone.as_ref().filter(|r| r.body().is_some()).and_then(|r| r.array_buffer().ok()) {
-        let body = sync::race(JsFuture::from(body), timer::sleep(MAX_BODY_WAIT_MS));
-        if let Either::Right(_) = sync::race(body, &mut hurry).await {
-            hurried = true;
+    let _ = WAITING.try_with(|w| {
+        w.try_borrow_mut().map(|mut w| {
+            // Spans that ended since the last push leave their senders behind; drop those.
+            w.retain(|s| !s.is_abandoned());
+            w.push(hurry_tx)
+        })
+    });
+    let mut deadline = Box::pin(timer::sleep(MAX_BODY_WAIT_MS));
+    let entry = loop {
+        let entry = timing::claim(&started.url, started.called_at, crate::platform::clock::monotonic_ms());
+        if entry.is_some() {
+            break entry;
         }
-    }
-    let body_end = crate::platform::clock::monotonic_ms();
-    let mut entry = timing::claim(&started.url, started.called_at, body_end);
-    let mut waited = 0;
-    while entry.is_none() && !hurried && waited <= MAX_ENTRY_WAIT_MS {
-        if let Either::Right(_) = sync::race(timer::sleep(10), &mut hurry).await {
-            hurried = true;
+        let Some(arrival) = timing::arrival().filter(|_| url::is_http(&started.url)) else { break None };
+        match sync::race(arrival, sync::race(&mut deadline, &mut hurry)).await {
+            Either::Left(Some(())) => continue,
+            // The page is going away: whatever the browser has recorded by now, or nothing.
+            Either::Right(Either::Right(_)) => {
+                break timing::claim(&started.url, started.called_at, crate::platform::clock::monotonic_ms());
+            }
+            Either::Left(None) | Either::Right(Either::Left(())) => break None,
         }
-        waited += 10;
-        entry = timing::claim(&started.url, started.called_at, crate::platform::clock::monotonic_ms());
-    }
+    };
 
     let span = started.cx.span();
     let (end_mono, request_sent, first_byte) = match &entry {
@@ -304,8 +315,8 @@ async fn finish(started: Started, clone: Option<web_sys::Response>, headers_at: 
             (entry.response_end.max(started.called_at), sent, first)
         }
         None => {
-            span.set_attribute(KeyValue::new(semconv::OTELWEB_TIMING_SOURCE, "body-end"));
-            (body_end, started.called_at, headers_at)
+            span.set_attribute(KeyValue::new(semconv::OTELWEB_TIMING_SOURCE, "response-headers"));
+            (headers_at, started.called_at, headers_at)
         }
     };
     let end_unix_nanos = clock::mono_to_unix_nanos(end_mono).max(started.start_unix_nanos);

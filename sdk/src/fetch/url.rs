@@ -91,9 +91,25 @@ pub fn default_port(scheme: &str) -> Option<u16> {
     }
 }
 
+/// Whether the browser makes a resource timing entry for a fetch of `url` (HTTP(S) only, not
+/// `data:` or `blob:`).
+pub fn is_http(url: &str) -> bool {
+    let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+    scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_http_urls_get_timing_entries() {
+        assert!(is_http("https://api.example.com/x"));
+        assert!(is_http("HTTP://localhost:4567/"));
+        assert!(!is_http("data:text/plain,hi"));
+        assert!(!is_http("blob:https://example.com/1f0c"));
+        assert!(!is_http("no-scheme"));
+    }
 
     #[test]
     fn credentials_and_sensitive_query_values_are_redacted() {
