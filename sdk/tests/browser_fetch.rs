@@ -438,6 +438,67 @@ async fn the_patched_global_fetch_is_traced_but_the_exporter_is_not() {
     assert!(api["headers"].get("traceparent").is_some());
 }
 
+/// The patched global takes every form pages call `fetch` with: a string and a plain init (sent
+/// as given, trace headers added to a copy), a `URL`, and a `Request`.
+#[wasm_bindgen_test]
+async fn the_patched_global_takes_strings_urls_and_requests() {
+    let (_provider, exporter) = setup(allow_receiver());
+    let receiver = Receiver::new("arguments");
+    fetch::install_global().expect("patch");
+    let global = js_sys::global();
+    let call = |input: JsValue, init: JsValue| {
+        let fetch: js_sys::Function =
+            js_sys::Reflect::get(&global, &"fetch".into()).expect("fetch").unchecked_into();
+        let promise: js_sys::Promise = fetch.call2(&global, &input, &init).expect("call").unchecked_into();
+        JsFuture::from(promise)
+    };
+    let init: JsValue =
+        js_sys::JSON::parse(r#"{"method": "POST", "headers": {"x-app": "cruddur"}, "body": "hi"}"#)
+            .expect("init");
+    let with_init =
+        call(format!("{}/api/args-init", receiver.base).into(), init.clone()).await.expect("fetch");
+    let url = web_sys::Url::new(&format!("{}/api/args-url", receiver.base)).expect("URL");
+    let with_url = call(url.into(), JsValue::UNDEFINED).await.expect("fetch");
+    let request =
+        web_sys::Request::new_with_str(&format!("{}/api/args-request", receiver.base)).expect("Request");
+    let with_request = call(request.into(), JsValue::UNDEFINED).await.expect("fetch");
+    for response in [with_init, with_url, with_request] {
+        let response: web_sys::Response = response.unchecked_into();
+        assert_eq!(response.status(), 200);
+        let _ = text(&response).await;
+    }
+    let spans = fetch_spans(&exporter, 3).await;
+    fetch::uninstall_global().expect("restore");
+
+    let requests = receiver.requests().await;
+    for path in ["/api/args-init", "/api/args-url", "/api/args-request"] {
+        let sent = requests
+            .iter()
+            .find(|r| r["path"] == path && r["method"] != "OPTIONS")
+            .unwrap_or_else(|| panic!("{path} not received: {requests:?}"));
+        assert!(sent["headers"].get("traceparent").is_some(), "{path} without traceparent");
+        assert!(
+            spans.iter().any(|s| s.attribute("url.full").is_some_and(|u| u.to_string().ends_with(path))),
+            "no span for {path}"
+        );
+    }
+    let posted =
+        requests.iter().find(|r| r["path"] == "/api/args-init" && r["method"] == "POST").expect("POST");
+    assert_eq!(posted["headers"]["x-app"], "cruddur", "the page's own headers still go out");
+    assert_eq!(posted["body"], "hi");
+    let headers = js_sys::Reflect::get(&init, &"headers".into()).expect("headers");
+    let own: Vec<String> = js_sys::Object::keys(headers.unchecked_ref::<js_sys::Object>())
+        .iter()
+        .filter_map(|k| k.as_string())
+        .collect();
+    assert_eq!(own, ["x-app"], "the caller's init object was changed");
+    let post_span = spans
+        .iter()
+        .find(|s| s.attribute("url.full").is_some_and(|u| u.to_string().ends_with("/api/args-init")))
+        .expect("span");
+    assert_eq!(post_span.attribute("http.request.method"), Some(&Value::from("POST")));
+}
+
 #[wasm_bindgen_test]
 async fn gloo_net_code_only_changes_its_import() {
     let (_provider, exporter) = setup(allow_receiver());

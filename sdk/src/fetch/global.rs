@@ -11,6 +11,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::FetchOptions;
+use super::traced::{self, Call};
 use crate::platform::fetch as browser;
 
 type Patched = Closure<dyn FnMut(JsValue, JsValue) -> JsValue>;
@@ -29,6 +30,14 @@ pub fn install_global() -> Result<(), JsValue> {
             return Ok(());
         }
         let closure: Patched = Closure::new(move |input: JsValue, init: JsValue| -> JsValue {
+            // The common `fetch(url, {...})` is traced as called; building a `Request` from it
+            // would cost more than the rest of the instrumentation together.
+            if let Some(call) = Call::of_arguments(&input, &init) {
+                return wasm_bindgen_futures::future_to_promise(async move {
+                    traced::traced_fetch_arguments(input, init, call).await.map(JsValue::from)
+                })
+                .into();
+            }
             let global = js_sys::global();
             let request = js_sys::Reflect::get(&global, &"Request".into())
                 .and_then(|ctor| ctor.dyn_into::<js_sys::Function>())
@@ -36,7 +45,7 @@ pub fn install_global() -> Result<(), JsValue> {
                 .and_then(|r| r.dyn_into::<web_sys::Request>());
             match request {
                 Ok(request) => wasm_bindgen_futures::future_to_promise(async move {
-                    super::traced::traced_fetch(request, &FetchOptions::default()).await.map(JsValue::from)
+                    traced::traced_fetch(request, &FetchOptions::default()).await.map(JsValue::from)
                 })
                 .into(),
                 // Let the browser produce its own error (or success) for arguments we cannot read.

@@ -94,19 +94,88 @@ thread_local! {
         .unwrap_or_default();
 }
 
+thread_local! {
+    /// `Object.prototype`: an init object with it (or none) is a plain dictionary.
+    static OBJECT_PROTOTYPE: js_sys::Object = js_sys::Object::get_prototype_of(&js_sys::Object::new());
+}
+
 /// Everything known when the request starts.
 struct Started {
     cx: Context,
     url: String,
     called_at: f64,
     start_unix_nanos: u64,
+    /// Whether trace headers may go with this request (allowlisted origin, not `no-cors`).
+    propagate: bool,
 }
 
-fn start_span(request: &web_sys::Request, options: &FetchOptions) -> Started {
-    let raw_method = request.method();
+/// What the span is made from: the request's method and absolute URL.
+pub(super) struct Call {
+    method: String,
+    url: String,
+    parsed: Option<web_sys::Url>,
+    no_cors: bool,
+}
+
+impl Call {
+    fn of_request(request: &web_sys::Request) -> Self {
+        let url = request.url();
+        Call {
+            method: request.method(),
+            parsed: web_sys::Url::new(&url).ok(),
+            url,
+            no_cors: request.mode() == web_sys::RequestMode::NoCors,
+        }
+    }
+
+    /// `fetch(input, init)` as pages call it: a string or `URL` and a plain init object (or
+    /// none). Anything else (a `Request`, an init with a prototype) is `None`, and the caller
+    /// builds a `Request` instead.
+    pub(super) fn of_arguments(input: &JsValue, init: &JsValue) -> Option<Self> {
+        let init_is_plain = init.is_undefined() || init.is_null() || {
+            let prototype = js_sys::Object::get_prototype_of(init);
+            prototype.is_null() || OBJECT_PROTOTYPE.try_with(|plain| prototype == *plain).unwrap_or(false)
+        };
+        if !init_is_plain {
+            return None;
+        }
+        let parsed = match input.dyn_ref::<web_sys::Url>() {
+            Some(url) => url.clone(),
+            None => web_sys::Url::new_with_base(&input.as_string()?, &base_url()?).ok()?,
+        };
+        let property = |name: &str| {
+            (!init.is_undefined() && !init.is_null())
+                .then(|| js_sys::Reflect::get(init, &name.into()).ok())
+                .flatten()
+                .and_then(|v| v.as_string())
+        };
+        Some(Call {
+            method: property("method").unwrap_or_else(|| "GET".to_owned()),
+            no_cors: property("mode").as_deref() == Some("no-cors"),
+            url: parsed.href(),
+            parsed: Some(parsed),
+        })
+    }
+}
+
+/// The URL relative fetch URLs resolve against: the document's base URL (or, in a worker,
+/// its location).
+fn base_url() -> Option<String> {
+    let global = js_sys::global();
+    let document = js_sys::Reflect::get(&global, &"document".into()).ok().filter(|d| d.is_object());
+    match document {
+        Some(document) => js_sys::Reflect::get(&document, &"baseURI".into()).ok()?.as_string(),
+        None => {
+            js_sys::Reflect::get(&js_sys::Reflect::get(&global, &"location".into()).ok()?, &"href".into())
+                .ok()?
+                .as_string()
+        }
+    }
+}
+
+fn start_span(call: Call, options: &FetchOptions) -> Started {
+    let Call { method: raw_method, url, parsed, no_cors } = call;
     let method = raw_method.to_ascii_uppercase();
-    let url = request.url();
-    let parsed = web_sys::Url::new(&url).ok();
     let name: Cow<'static, str> = match &options.route {
         Some(route) => format!("{method} {route}").into(),
         None => method.clone().into(),
@@ -152,13 +221,11 @@ fn start_span(request: &web_sys::Request, options: &FetchOptions) -> Started {
                 .unwrap_or(false)
         })
         .unwrap_or(false);
-    if allowed && request.mode() != web_sys::RequestMode::NoCors {
-        let headers = request.headers();
-        global::get_text_map_propagator(|propagator| {
-            propagator.inject_context(&cx, &mut HeaderInjector(&headers))
-        });
-    }
-    Started { cx, url, called_at, start_unix_nanos }
+    Started { cx, url, called_at, start_unix_nanos, propagate: allowed && !no_cors }
+}
+
+fn inject(cx: &Context, headers: &web_sys::Headers) {
+    global::get_text_map_propagator(|propagator| propagator.inject_context(cx, &mut HeaderInjector(headers)));
 }
 
 /// Adds our timeout to the request's own abort signal (if any).
@@ -203,12 +270,62 @@ pub(super) async fn traced_fetch(
     options: &FetchOptions,
 ) -> Result<web_sys::Response, JsValue> {
     watch_page_hide();
-    let started = start_span(&request, options);
+    let started = start_span(Call::of_request(&request), options);
+    if started.propagate {
+        inject(&started.cx, &request.headers());
+    }
     let (request, _controller) = match options.timeout {
         Some(timeout) => with_timeout(request, timeout.as_millis().min(u32::MAX as u128) as u32),
         None => (request, None),
     };
-    let outcome = match browser::call_request(&request) {
+    settle(started, browser::call_request(&request)).await
+}
+
+/// `fetch(input, init)` for the patched global, without building a `Request`: trace headers go
+/// into a copy of `init` (the caller's object is not changed).
+pub(super) async fn traced_fetch_arguments(
+    input: JsValue,
+    init: JsValue,
+    call: Call,
+) -> Result<web_sys::Response, JsValue> {
+    watch_page_hide();
+    let started = start_span(call, &FetchOptions::default());
+    let init = if started.propagate { init_with_trace_headers(&started.cx, init) } else { init };
+    settle(started, browser::call_with(&input, &init)).await
+}
+
+/// A copy of `init` whose headers also carry the trace context; `init` itself if the headers
+/// cannot be read (the request then goes out as the page wrote it).
+fn init_with_trace_headers(cx: &Context, init: JsValue) -> JsValue {
+    let given = if init.is_undefined() || init.is_null() {
+        JsValue::UNDEFINED
+    } else {
+        js_sys::Reflect::get(&init, &"headers".into()).unwrap_or(JsValue::UNDEFINED)
+    };
+    let headers = if given.is_undefined() {
+        web_sys::Headers::new()
+    } else {
+        web_sys::Headers::new_with_str_sequence_sequence(&given)
+    };
+    let Ok(headers) = headers else { return init };
+    inject(cx, &headers);
+    let copy = js_sys::Object::new();
+    if !init.is_undefined() && !init.is_null() {
+        js_sys::Object::assign(&copy, init.unchecked_ref());
+    }
+    match js_sys::Reflect::set(&copy, &"headers".into(), &headers) {
+        Ok(_) => copy.into(),
+        Err(_) => init,
+    }
+}
+
+/// Waits for the headers; records the outcome, hands the response back at once and leaves the
+/// span to end with the body.
+async fn settle(
+    started: Started,
+    sent: Result<js_sys::Promise, JsValue>,
+) -> Result<web_sys::Response, JsValue> {
+    let outcome = match sent {
         Ok(promise) => JsFuture::from(promise).await,
         Err(e) => Err(e),
     };

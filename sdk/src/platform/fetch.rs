@@ -27,6 +27,12 @@ pub(crate) fn call(url: &str, init: &web_sys::RequestInit) -> Result<js_sys::Pro
     promise.dyn_into::<js_sys::Promise>()
 }
 
+/// Calls the unpatched `fetch(input, init)` with the page's own arguments.
+pub(crate) fn call_with(input: &JsValue, init: &JsValue) -> Result<js_sys::Promise, JsValue> {
+    let fetch = original().ok_or_else(|| JsValue::from_str("fetch is not available here"))?;
+    fetch.call2(&js_sys::global(), input, init)?.dyn_into::<js_sys::Promise>()
+}
+
 /// Calls the unpatched `fetch(request)`.
 pub(crate) fn call_request(request: &web_sys::Request) -> Result<js_sys::Promise, JsValue> {
     let fetch = original().ok_or_else(|| JsValue::from_str("fetch is not available here"))?;
