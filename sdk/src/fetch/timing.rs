@@ -17,6 +17,7 @@ use std::collections::VecDeque;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
+use crate::platform::{clock, timer};
 use crate::sync;
 
 /// Entries kept while waiting to be claimed.
@@ -69,17 +70,26 @@ impl ResourceEntry {
 /// The observer and the callback it holds (kept alive together).
 type Observer = (web_sys::PerformanceObserver, Closure<dyn FnMut(JsValue)>);
 
+/// A `fetch` entry as observed: what matching needs, read once; the rest is read on claim.
+struct Observed {
+    name: String,
+    start_time: f64,
+    entry: web_sys::PerformanceResourceTiming,
+}
+
 #[derive(Default)]
 struct Store {
-    entries: VecDeque<ResourceEntry>,
+    entries: VecDeque<Observed>,
     observer: Option<Observer>,
-    /// Told when new entries arrive.
-    waiting: Vec<sync::Sender<()>>,
+    /// Told when new entries arrive, or when their deadline (monotonic ms) has passed.
+    waiting: Vec<(f64, sync::Sender<()>)>,
+    /// Whether the one timer that tells waiters their deadline passed is running.
+    sweeping: bool,
 }
 
 impl Store {
     fn add(&mut self, list: &js_sys::Array) {
-        self.entries.extend(list.iter().filter_map(|e| read(&e)));
+        self.entries.extend(list.iter().filter_map(observed));
         while self.entries.len() > MAX_ENTRIES {
             self.entries.pop_front();
         }
@@ -90,31 +100,34 @@ thread_local! {
     static STORE: RefCell<Store> = RefCell::new(Store::default());
 }
 
-fn number(entry: &JsValue, key: &str) -> f64 {
-    js_sys::Reflect::get(entry, &JsValue::from_str(key)).ok().and_then(|v| v.as_f64()).unwrap_or(0.0)
-}
-
-fn read(entry: &JsValue) -> Option<ResourceEntry> {
-    let initiator = js_sys::Reflect::get(entry, &"initiatorType".into()).ok()?.as_string()?;
-    if initiator != "fetch" {
+fn observed(entry: JsValue) -> Option<Observed> {
+    let entry: web_sys::PerformanceResourceTiming = entry.dyn_into().ok()?;
+    if entry.initiator_type() != "fetch" {
         return None;
     }
-    Some(ResourceEntry {
-        name: js_sys::Reflect::get(entry, &"name".into()).ok()?.as_string()?,
-        start_time: number(entry, "startTime"),
-        fetch_start: number(entry, "fetchStart"),
-        domain_lookup_start: number(entry, "domainLookupStart"),
-        domain_lookup_end: number(entry, "domainLookupEnd"),
-        connect_start: number(entry, "connectStart"),
-        secure_connection_start: number(entry, "secureConnectionStart"),
-        connect_end: number(entry, "connectEnd"),
-        request_start: number(entry, "requestStart"),
-        response_start: number(entry, "responseStart"),
-        response_end: number(entry, "responseEnd"),
-        transfer_size: number(entry, "transferSize"),
-        encoded_body_size: number(entry, "encodedBodySize"),
-        decoded_body_size: number(entry, "decodedBodySize"),
-    })
+    Some(Observed { name: entry.name(), start_time: entry.start_time(), entry })
+}
+
+/// The claimed entry's timings, through the typed getters (no property names cross into
+/// JavaScript).
+fn read(observed: Observed) -> ResourceEntry {
+    let e = &observed.entry;
+    ResourceEntry {
+        fetch_start: e.fetch_start(),
+        domain_lookup_start: e.domain_lookup_start(),
+        domain_lookup_end: e.domain_lookup_end(),
+        connect_start: e.connect_start(),
+        secure_connection_start: e.secure_connection_start(),
+        connect_end: e.connect_end(),
+        request_start: e.request_start(),
+        response_start: e.response_start(),
+        response_end: e.response_end(),
+        transfer_size: e.transfer_size(),
+        encoded_body_size: e.encoded_body_size(),
+        decoded_body_size: e.decoded_body_size(),
+        name: observed.name,
+        start_time: observed.start_time,
+    }
 }
 
 /// Starts observing resource entries (once per thread).
@@ -131,7 +144,7 @@ pub(crate) fn observe() {
                 store.add(&list.get_entries());
                 Some(std::mem::take(&mut store.waiting))
             });
-            for sender in waiting.ok().flatten().unwrap_or_default() {
+            for (_, sender) in waiting.ok().flatten().unwrap_or_default() {
                 sender.send(());
             }
         });
@@ -144,19 +157,60 @@ pub(crate) fn observe() {
     });
 }
 
-/// Resolves when the observer next delivers entries; `None` when nothing observes (no
-/// `PerformanceObserver` here), so no entry will ever come.
-pub(crate) fn arrival() -> Option<sync::Receiver<()>> {
-    STORE
+/// Resolves when the observer next delivers entries or once `deadline` (monotonic ms) has
+/// passed; `None` when nothing observes (no `PerformanceObserver` here), so no entry will come.
+///
+/// One timer serves every waiter (a fetch in flight does not cost a `setTimeout`).
+pub(crate) fn arrival(deadline: f64) -> Option<sync::Receiver<()>> {
+    let (receiver, arm) = STORE
         .try_with(|store| {
             let mut store = store.try_borrow_mut().ok()?;
             store.observer.as_ref()?;
             let (sender, receiver) = sync::oneshot();
-            store.waiting.push(sender);
-            Some(receiver)
+            store.waiting.push((deadline, sender));
+            let arm = !std::mem::replace(&mut store.sweeping, true);
+            Some((receiver, arm))
+        })
+        .ok()
+        .flatten()?;
+    if arm {
+        sweep_at(deadline);
+    }
+    Some(receiver)
+}
+
+fn sweep_at(deadline: f64) {
+    let delay = (deadline - clock::monotonic_ms()).clamp(0.0, f64::from(u32::MAX - 1));
+    sync::spawn(async move {
+        timer::sleep(delay as u32 + 1).await;
+        sweep();
+    });
+}
+
+/// Tells waiters whose deadline passed; keeps the timer running while anyone waits.
+fn sweep() {
+    let now = clock::monotonic_ms();
+    let (due, next) = STORE
+        .try_with(|store| {
+            let mut store = store.try_borrow_mut().ok()?;
+            let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut store.waiting)
+                .into_iter()
+                .filter(|(_, sender)| !sender.is_abandoned())
+                .partition(|(deadline, _)| *deadline <= now);
+            let next = waiting.iter().map(|(deadline, _)| *deadline).reduce(f64::min);
+            store.waiting = waiting;
+            store.sweeping = next.is_some();
+            Some((due, next))
         })
         .ok()
         .flatten()
+        .unwrap_or_default();
+    for (_, sender) in due {
+        sender.send(());
+    }
+    if let Some(next) = next {
+        sweep_at(next);
+    }
 }
 
 /// Claims the entry for a fetch of `url` called at monotonic time `called_at`.
@@ -179,11 +233,11 @@ pub(crate) fn claim(url: &str, called_at: f64, now: f64) -> Option<ResourceEntry
                 .filter(|(_, e)| e.name == url && e.start_time >= called_at - START_TOLERANCE_MS)
                 .min_by(|(_, a), (_, b)| a.start_time.total_cmp(&b.start_time))
                 .map(|(i, _)| i);
-            Some((index.and_then(|i| store.entries.remove(i)), woken))
+            Some((index.and_then(|i| store.entries.remove(i)).map(read), woken))
         })
         .ok()
         .flatten()?;
-    for sender in woken {
+    for (_, sender) in woken {
         sender.send(());
     }
     claimed

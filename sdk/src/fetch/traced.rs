@@ -143,33 +143,34 @@ impl Call {
             Some(url) => url.clone(),
             None => web_sys::Url::new_with_base(&input.as_string()?, &base_url()?).ok()?,
         };
-        let property = |name: &str| {
-            (!init.is_undefined() && !init.is_null())
-                .then(|| js_sys::Reflect::get(init, &name.into()).ok())
-                .flatten()
-                .and_then(|v| v.as_string())
-        };
+        let init: Option<&web_sys::RequestInit> =
+            (!init.is_undefined() && !init.is_null()).then(|| init.unchecked_ref());
         Some(Call {
-            method: property("method").unwrap_or_else(|| "GET".to_owned()),
-            no_cors: property("mode").as_deref() == Some("no-cors"),
+            method: init.and_then(|i| i.get_method()).unwrap_or_else(|| "GET".to_owned()),
+            no_cors: init.and_then(|i| i.get_mode()) == Some(web_sys::RequestMode::NoCors),
             url: parsed.href(),
             parsed: Some(parsed),
         })
     }
 }
 
+thread_local! {
+    /// The page's document (none in a worker); it never changes.
+    static DOCUMENT: Option<web_sys::Document> =
+        js_sys::global().dyn_into::<web_sys::Window>().ok().and_then(|w| w.document());
+}
+
 /// The URL relative fetch URLs resolve against: the document's base URL (or, in a worker,
 /// its location).
 fn base_url() -> Option<String> {
-    let global = js_sys::global();
-    let document = js_sys::Reflect::get(&global, &"document".into()).ok().filter(|d| d.is_object());
-    match document {
-        Some(document) => js_sys::Reflect::get(&document, &"baseURI".into()).ok()?.as_string(),
-        None => {
-            js_sys::Reflect::get(&js_sys::Reflect::get(&global, &"location".into()).ok()?, &"href".into())
-                .ok()?
-                .as_string()
-        }
+    match DOCUMENT.try_with(|d| d.as_ref().map(|d| d.base_uri())).ok().flatten() {
+        Some(base) => base.ok().flatten(),
+        None => js_sys::Reflect::get(
+            &js_sys::Reflect::get(&js_sys::global(), &"location".into()).ok()?,
+            &"href".into(),
+        )
+        .ok()?
+        .as_string(),
     }
 }
 
@@ -300,7 +301,7 @@ fn init_with_trace_headers(cx: &Context, init: JsValue) -> JsValue {
     let given = if init.is_undefined() || init.is_null() {
         JsValue::UNDEFINED
     } else {
-        js_sys::Reflect::get(&init, &"headers".into()).unwrap_or(JsValue::UNDEFINED)
+        init.unchecked_ref::<web_sys::RequestInit>().get_headers()
     };
     let headers = if given.is_undefined() {
         web_sys::Headers::new()
@@ -309,14 +310,12 @@ fn init_with_trace_headers(cx: &Context, init: JsValue) -> JsValue {
     };
     let Ok(headers) = headers else { return init };
     inject(cx, &headers);
-    let copy = js_sys::Object::new();
+    let copy = web_sys::RequestInit::new();
     if !init.is_undefined() && !init.is_null() {
         js_sys::Object::assign(&copy, init.unchecked_ref());
     }
-    match js_sys::Reflect::set(&copy, &"headers".into(), &headers) {
-        Ok(_) => copy.into(),
-        Err(_) => init,
-    }
+    copy.set_headers(&headers);
+    copy.into()
 }
 
 /// Waits for the headers; records the outcome, hands the response back at once and leaves the
@@ -384,20 +383,23 @@ async fn finish(started: Started, server: ServerTiming, headers_at: f64) {
             w.push(hurry_tx)
         })
     });
-    let mut deadline = Box::pin(timer::sleep(MAX_BODY_WAIT_MS));
+    let deadline = headers_at + f64::from(MAX_BODY_WAIT_MS);
     let entry = loop {
-        let entry = timing::claim(&started.url, started.called_at, crate::platform::clock::monotonic_ms());
-        if entry.is_some() {
+        let now = crate::platform::clock::monotonic_ms();
+        let entry = timing::claim(&started.url, started.called_at, now);
+        if entry.is_some() || now >= deadline {
             break entry;
         }
-        let Some(arrival) = timing::arrival().filter(|_| url::is_http(&started.url)) else { break None };
-        match sync::race(arrival, sync::race(&mut deadline, &mut hurry)).await {
+        let Some(arrival) = timing::arrival(deadline).filter(|_| url::is_http(&started.url)) else {
+            break None;
+        };
+        match sync::race(arrival, &mut hurry).await {
             Either::Left(Some(())) => continue,
             // The page is going away: whatever the browser has recorded by now, or nothing.
-            Either::Right(Either::Right(_)) => {
+            Either::Right(_) => {
                 break timing::claim(&started.url, started.called_at, crate::platform::clock::monotonic_ms());
             }
-            Either::Left(None) | Either::Right(Either::Left(())) => break None,
+            Either::Left(None) => break None,
         }
     };
 
