@@ -6,8 +6,9 @@
 
 use std::cell::RefCell;
 
-/// Bytes fetched from the browser per call: 16 trace ids, or 32 span ids.
-pub(crate) const POOL_SIZE: usize = 256;
+/// Bytes fetched from the browser per call: 256 trace ids, or 512 span ids (a call into
+/// JavaScript and a typed-array view per refill, so fewer refills keep span start cheap).
+pub(crate) const POOL_SIZE: usize = 4096;
 
 #[derive(Debug)]
 struct Pool {
