@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rusqlite::{Connection, params};
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 use thiserror::Error;
 
 pub use queries::{SavedQuery, StoredSpan, TraceSummary};
@@ -97,18 +97,54 @@ CREATE TABLE IF NOT EXISTS query_history (
 );
 ";
 
+/// Attributes as a JSON object, written straight into `out` (no intermediate map).
+fn write_attributes(out: &mut Vec<u8>, attributes: &[(String, crate::otlp::AttrValue)]) {
+    use crate::otlp::AttrValue;
+    out.push(b'{');
+    for (i, (key, value)) in attributes.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // Writing into a Vec cannot fail; strings are escaped by serde_json.
+        let _ = serde_json::to_writer(&mut *out, key);
+        out.push(b':');
+        let _ = match value {
+            AttrValue::Str(s) => serde_json::to_writer(&mut *out, s),
+            AttrValue::Int(n) => serde_json::to_writer(&mut *out, n),
+            AttrValue::Bool(b) => serde_json::to_writer(&mut *out, b),
+            AttrValue::Float(f) if f.is_finite() => serde_json::to_writer(&mut *out, f),
+            AttrValue::Float(_) => serde_json::to_writer(&mut *out, &Json::Null),
+        };
+    }
+    out.push(b'}');
+}
+
 fn attributes_json(attributes: &[(String, crate::otlp::AttrValue)]) -> String {
-    let map: Map<String, Json> = attributes.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
-    Json::Object(map).to_string()
+    let mut out = Vec::with_capacity(64 * attributes.len() + 2);
+    write_attributes(&mut out, attributes);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 fn events_json(span: &SpanRecord) -> String {
-    let events: Vec<Json> = span
-        .events
-        .iter()
-        .map(|e| serde_json::json!({ "name": e.name, "time_ns": e.time_ns, "attributes": serde_json::from_str::<Json>(&attributes_json(&e.attributes)).unwrap_or(Json::Null) }))
-        .collect();
-    Json::Array(events).to_string()
+    if span.events.is_empty() {
+        return "[]".to_owned();
+    }
+    let mut out = Vec::with_capacity(128 * span.events.len());
+    out.push(b'[');
+    for (i, event) in span.events.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"name\":");
+        let _ = serde_json::to_writer(&mut out, &event.name);
+        out.extend_from_slice(b",\"time_ns\":");
+        let _ = serde_json::to_writer(&mut out, &event.time_ns);
+        out.extend_from_slice(b",\"attributes\":");
+        write_attributes(&mut out, &event.attributes);
+        out.push(b'}');
+    }
+    out.push(b']');
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Nanoseconds since the epoch, now.
@@ -152,17 +188,14 @@ impl Store {
         let tx = conn.transaction()?;
         let mut added = 0u64;
         {
-            let mut exists = tx.prepare_cached("SELECT 1 FROM spans WHERE trace_id = ?1 AND span_id = ?2")?;
-            let mut insert = tx.prepare_cached(
-                "INSERT OR REPLACE INTO spans (trace_id, span_id, parent_id, name, kind, service, start_ns, end_ns, \
-                 duration_ms, status_code, status_message, scope, attributes, events) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, jsonb(?13), ?14)",
-            )?;
+            // New spans (nearly all) take one statement; a span sent again replaces itself.
+            let columns = "(trace_id, span_id, parent_id, name, kind, service, start_ns, end_ns, duration_ms, \
+                           status_code, status_message, scope, attributes, events) \
+                           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, jsonb(?13), ?14)";
+            let mut insert = tx.prepare_cached(&format!("INSERT OR IGNORE INTO spans {columns}"))?;
+            let mut replace = tx.prepare_cached(&format!("INSERT OR REPLACE INTO spans {columns}"))?;
             for span in spans {
-                if !exists.exists(params![span.trace_id, span.span_id])? {
-                    added += 1;
-                }
-                insert.execute(params![
+                let values = params![
                     span.trace_id,
                     span.span_id,
                     span.parent_id,
@@ -177,7 +210,12 @@ impl Store {
                     span.scope,
                     attributes_json(&span.attributes),
                     events_json(span),
-                ])?;
+                ];
+                if insert.execute(values)? == 1 {
+                    added += 1;
+                } else {
+                    replace.execute(values)?;
+                }
             }
         }
         tx.commit()?;
