@@ -111,6 +111,28 @@ fn files(dir: &Path, extensions: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
 
 struct Server(std::process::Child);
 
+impl Server {
+    /// CPU time (user + system) the process has used so far, in milliseconds (Linux `/proc`).
+    fn cpu_ms(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).unwrap_or_default();
+        // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+        let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let ticks: f64 = rest.split_whitespace().skip(11).take(2).filter_map(|t| t.parse::<f64>().ok()).sum();
+        // USER_HZ is 100 on Linux.
+        ticks * 10.0
+    }
+}
+
+/// What one `wrk` run measured.
+struct Load {
+    rps: f64,
+    p99_ms: f64,
+    /// Backend CPU time per request, µs.
+    backend_cpu_us: f64,
+    /// Explorer CPU time per request (ingesting the backend's spans), µs.
+    explorer_cpu_us: f64,
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -139,42 +161,51 @@ fn start_explorer(bin: &Path, dir: &Path) -> anyhow::Result<(Server, String)> {
     Ok((Server(child), format!("http://127.0.0.1:{port}")))
 }
 
-/// `wrk` against the home feed: (requests/s, p99 ms).
+/// `wrk` against the home feed, with the CPU time the backend and the explorer spent on it.
 async fn load(
     backend_bin: &Path,
     scratch: &Path,
     tracing: bool,
-    explorer: &str,
-) -> anyhow::Result<(f64, f64)> {
+    explorer: &(Server, String),
+) -> anyhow::Result<Load> {
     let port = free_port()?;
     let mut command = Command::new(backend_bin);
     command
         .env("CRUDDUR_ADDR", format!("127.0.0.1:{port}"))
         .env("CRUDDUR_DB", scratch.join(format!("load-{tracing}.db")))
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", explorer)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &explorer.1)
         .env("OTEL_TRACES_SAMPLER", "always_on")
         .stdout(Stdio::null());
     if !tracing {
         command.env("OTEL_SDK_DISABLED", "true");
     }
-    let _backend = Server(command.spawn().context("starting the backend")?);
+    let backend = Server(command.spawn().context("starting the backend")?);
     let url = format!("http://127.0.0.1:{port}/api/activities/home");
     wait_up(&url).await?;
     let _ = Command::new("wrk").args(["-t2", "-c16", "-d2s", &url]).output();
+    let (backend_before, explorer_before) = (backend.cpu_ms(), explorer.0.cpu_ms());
     let output = Command::new("wrk")
         .args(["-t2", "-c32", "-d8s", "--latency", &url])
         .output()
         .context("running wrk (apt-get install wrk; cargo xtask bench installs it)")?;
+    let (backend_cpu, explorer_cpu) =
+        (backend.cpu_ms() - backend_before, explorer.0.cpu_ms() - explorer_before);
     let text = String::from_utf8_lossy(&output.stdout);
     let rps = text
         .lines()
         .find_map(|l| l.strip_prefix("Requests/sec:").map(|v| v.trim().parse::<f64>().unwrap_or(0.0)))
         .context("wrk printed no Requests/sec")?;
-    let p99 = text
+    let p99_ms = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("99%").map(|v| parse_wrk_time(v.trim())))
         .unwrap_or(f64::NAN);
-    Ok((rps, p99))
+    let requests = (rps * 8.0).max(1.0);
+    Ok(Load {
+        rps,
+        p99_ms,
+        backend_cpu_us: backend_cpu * 1000.0 / requests,
+        explorer_cpu_us: explorer_cpu * 1000.0 / requests,
+    })
 }
 
 fn parse_wrk_time(value: &str) -> f64 {
@@ -331,23 +362,37 @@ async fn main() -> anyhow::Result<()> {
 
     if wants("backend") {
         println!("bench: backend under load (wrk, 8 s each)");
-        let (_explorer, explorer_url) = start_explorer(explorer_bin, &scratch.join("explorer-load"))?;
-        wait_up(&format!("{explorer_url}/api/traces")).await?;
-        let (rps_off, p99_off) = load(backend_bin, &scratch, false, &explorer_url).await?;
-        let (rps_on, p99_on) = load(backend_bin, &scratch, true, &explorer_url).await?;
+        let explorer = start_explorer(explorer_bin, &scratch.join("explorer-load"))?;
+        wait_up(&format!("{}/api/traces", explorer.1)).await?;
+        let off = load(backend_bin, &scratch, false, &explorer).await?;
+        let on = load(backend_bin, &scratch, true, &explorer).await?;
         rows.push(Row {
             name: "Backend home feed throughput, tracing on / off",
             unit: "req/s",
-            ours: single(rps_on),
-            theirs: Some(single(rps_off)),
+            ours: single(on.rps),
+            theirs: Some(single(off.rps)),
             goal: "≥ 0.95× (on/off)".into(),
         });
         rows.push(Row {
             name: "Backend home feed p99, tracing on / off",
             unit: "ms",
-            ours: single(p99_on),
-            theirs: Some(single(p99_off)),
+            ours: single(on.p99_ms),
+            theirs: Some(single(off.p99_ms)),
             goal: "(reported)".into(),
+        });
+        rows.push(Row {
+            name: "Backend CPU per request, tracing on / off",
+            unit: "µs",
+            ours: single(on.backend_cpu_us),
+            theirs: Some(single(off.backend_cpu_us)),
+            goal: "(explains the throughput)".into(),
+        });
+        rows.push(Row {
+            name: "Explorer CPU per request while tracing on (its ingest of the 4 spans)",
+            unit: "µs",
+            ours: single(on.explorer_cpu_us),
+            theirs: None,
+            goal: "(same 2 cores)".into(),
         });
     }
 
