@@ -40,7 +40,15 @@ def demangle_crate(name):
     if name.startswith("_R"):
         m = re.search(r"(\d+)([a-z_][a-z_0-9]*)", name[2:])
         return m.group(2) if m else "?"
-    return name.split("::")[0] if "::" in name else "(unmangled) " + name[:40]
+    # Demangled names from the name section: `otel_web::…`, `<otel_web::X as core::fmt::Debug>::fmt`,
+    # `<T as opentelemetry::…>`, `core[c5930c85a12de822]::…`.
+    plain = re.sub(r"\[[0-9a-f]+\]", "", name).lstrip("<&")
+    generic = re.match(r"(?:mut )?[A-Z]\w* as (.*)", plain)
+    if generic:
+        plain = generic.group(1)
+    if "::" not in plain:
+        return "(unmangled) " + name[:40]
+    return re.split(r"::|[<> ]", plain)[0] or "?"
 
 
 def main():

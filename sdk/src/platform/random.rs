@@ -13,11 +13,13 @@ pub(crate) const POOL_SIZE: usize = 4096;
 #[derive(Debug)]
 struct Pool {
     bytes: [u8; POOL_SIZE],
-    used: usize,
+    /// Unused bytes at the end of `bytes`. Starting at zero keeps the pool all zeros until the
+    /// first refill, so it costs no bytes in the wasm file (zeroed memory, not a data segment).
+    remaining: usize,
 }
 
 thread_local! {
-    static POOL: RefCell<Pool> = const { RefCell::new(Pool { bytes: [0; POOL_SIZE], used: POOL_SIZE }) };
+    static POOL: RefCell<Pool> = const { RefCell::new(Pool { bytes: [0; POOL_SIZE], remaining: 0 }) };
 }
 
 /// Fills `out` (at most [`POOL_SIZE`] bytes) with random bytes.
@@ -25,13 +27,13 @@ pub(crate) fn fill(out: &mut [u8]) {
     let ok = POOL
         .try_with(|pool| {
             let Ok(mut pool) = pool.try_borrow_mut() else { return false };
-            if pool.used + out.len() > POOL_SIZE {
+            if pool.remaining < out.len() {
                 imp::refill(&mut pool.bytes);
-                pool.used = 0;
+                pool.remaining = POOL_SIZE;
             }
-            let start = pool.used;
+            let start = POOL_SIZE - pool.remaining;
             out.copy_from_slice(&pool.bytes[start..start + out.len()]);
-            pool.used += out.len();
+            pool.remaining -= out.len();
             true
         })
         .unwrap_or(false);
