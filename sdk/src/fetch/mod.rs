@@ -29,6 +29,11 @@
 //! `fetchStart` … `responseEnd` from the `PerformanceResourceTiming` entry, and the body sizes.
 //! The span ends at the entry's `responseEnd`, so it agrees with the network panel.
 //!
+//! The SDK never reads or clones the body: the response goes back to the caller as soon as its
+//! headers arrive, and the browser's timing entry tells when the body ended. A response without
+//! an entry (a `data:` URL, a body nobody reads) ends its span at the headers, with
+//! `otelweb.timing.source = "response-headers"`.
+//!
 //! When the response carries [`Server-Timing`](server_timing), also
 //! `otelweb.server.duration_ms`, `otelweb.network.duration_ms` (client duration − server
 //! duration) and `otelweb.clock.offset_ms` (see [`skew`]).
