@@ -1,7 +1,7 @@
 //! The SDK's errors: one type per operation, each variant saying what to do about it.
 //!
 //! Hot paths (span start and end, the processors' `on_end`) never return errors to the app: they
-//! report through [`crate::report`] once and drop the data.
+//! report through a rate-limited console warning once and drop the data.
 
 use thiserror::Error;
 

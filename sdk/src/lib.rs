@@ -72,7 +72,7 @@
 //!
 //! ## Features
 //!
-//! - `testing`: [`export::InMemoryExporter`], for tests of instrumented code.
+//! - `testing`: `export::InMemoryExporter`, for tests of instrumented code.
 //! - `gloo-net`: `otel_web::http::Request`, a traced drop-in for `gloo_net::http::Request`.
 //!
 //! ## Never breaking the page

@@ -3,7 +3,7 @@
 //! - [`OtlpHttpExporter`]: OTLP/HTTP with JSON over `fetch`, to a collector, Honeycomb, or a
 //!   same-origin relay.
 //! - [`ConsoleExporter`]: one readable line per span in the devtools console.
-//! - [`InMemoryExporter`] (feature `testing`): keeps spans for assertions.
+//! - `InMemoryExporter` (feature `testing`): keeps spans for assertions.
 
 mod console;
 #[cfg(any(test, feature = "testing"))]

@@ -11,7 +11,8 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::FetchOptions;
-use super::traced::{self, Call};
+use super::call::Call;
+use super::traced;
 use crate::platform::fetch as browser;
 
 type Patched = Closure<dyn FnMut(JsValue, JsValue) -> JsValue>;

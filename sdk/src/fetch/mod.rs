@@ -15,7 +15,7 @@
 //! # let _ = response; Ok(()) }
 //! ```
 //!
-//! With the `gloo-net` feature, [`crate::http::Request`] is a drop-in for
+//! With the `gloo-net` feature, `otel_web::http::Request` is a drop-in for
 //! `gloo_net::http::Request` that does the same. [`install_global`] patches `window.fetch`
 //! so requests made by JavaScript or other wasm libraries are traced too (the SDK's own export
 //! requests never are).
@@ -55,6 +55,7 @@
 //! `responseEnd`); without `Access-Control-Expose-Headers: Server-Timing` there is no latency
 //! split.
 
+mod call;
 mod global;
 mod policy;
 pub mod server_timing;

@@ -27,6 +27,7 @@ use opentelemetry::{Context, InstrumentationScope, KeyValue, global};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+use super::call::Call;
 use super::server_timing::{self, ServerTiming};
 use super::skew::{Exchange, SkewEstimator};
 use super::{FetchOptions, PropagationPolicy, timing, url};
@@ -94,11 +95,6 @@ thread_local! {
         .unwrap_or_default();
 }
 
-thread_local! {
-    /// `Object.prototype`: an init object with it (or none) is a plain dictionary.
-    static OBJECT_PROTOTYPE: js_sys::Object = js_sys::Object::get_prototype_of(&js_sys::Object::new());
-}
-
 /// Everything known when the request starts.
 struct Started {
     cx: Context,
@@ -107,71 +103,6 @@ struct Started {
     start_unix_nanos: u64,
     /// Whether trace headers may go with this request (allowlisted origin, not `no-cors`).
     propagate: bool,
-}
-
-/// What the span is made from: the request's method and absolute URL.
-pub(super) struct Call {
-    method: String,
-    url: String,
-    parsed: Option<web_sys::Url>,
-    no_cors: bool,
-}
-
-impl Call {
-    fn of_request(request: &web_sys::Request) -> Self {
-        let url = request.url();
-        Call {
-            method: request.method(),
-            parsed: web_sys::Url::new(&url).ok(),
-            url,
-            no_cors: request.mode() == web_sys::RequestMode::NoCors,
-        }
-    }
-
-    /// `fetch(input, init)` as pages call it: a string or `URL` and a plain init object (or
-    /// none). Anything else (a `Request`, an init with a prototype) is `None`, and the caller
-    /// builds a `Request` instead.
-    pub(super) fn of_arguments(input: &JsValue, init: &JsValue) -> Option<Self> {
-        let init_is_plain = init.is_undefined() || init.is_null() || {
-            let prototype = js_sys::Object::get_prototype_of(init);
-            prototype.is_null() || OBJECT_PROTOTYPE.try_with(|plain| prototype == *plain).unwrap_or(false)
-        };
-        if !init_is_plain {
-            return None;
-        }
-        let parsed = match input.dyn_ref::<web_sys::Url>() {
-            Some(url) => url.clone(),
-            None => web_sys::Url::new_with_base(&input.as_string()?, &base_url()?).ok()?,
-        };
-        let init: Option<&web_sys::RequestInit> =
-            (!init.is_undefined() && !init.is_null()).then(|| init.unchecked_ref());
-        Some(Call {
-            method: init.and_then(|i| i.get_method()).unwrap_or_else(|| "GET".to_owned()),
-            no_cors: init.and_then(|i| i.get_mode()) == Some(web_sys::RequestMode::NoCors),
-            url: parsed.href(),
-            parsed: Some(parsed),
-        })
-    }
-}
-
-thread_local! {
-    /// The page's document (none in a worker); it never changes.
-    static DOCUMENT: Option<web_sys::Document> =
-        js_sys::global().dyn_into::<web_sys::Window>().ok().and_then(|w| w.document());
-}
-
-/// The URL relative fetch URLs resolve against: the document's base URL (or, in a worker,
-/// its location).
-fn base_url() -> Option<String> {
-    match DOCUMENT.try_with(|d| d.as_ref().map(|d| d.base_uri())).ok().flatten() {
-        Some(base) => base.ok().flatten(),
-        None => js_sys::Reflect::get(
-            &js_sys::Reflect::get(&js_sys::global(), &"location".into()).ok()?,
-            &"href".into(),
-        )
-        .ok()?
-        .as_string(),
-    }
 }
 
 fn start_span(call: Call, options: &FetchOptions) -> Started {

@@ -23,7 +23,7 @@ use crate::resource::Resource;
 use crate::sync::{self, Either, LocalBoxFuture};
 use crate::trace::SpanData;
 
-/// Exports spans in batches; see the [module docs](self).
+/// Exports spans in batches; see the [`processor`](crate::processor) module.
 #[derive(Debug)]
 pub struct BatchSpanProcessor {
     state: Rc<State>,
