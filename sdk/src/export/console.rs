@@ -14,7 +14,7 @@ use super::{ExportMode, SpanExporter};
 use crate::error::ExportError;
 use crate::platform::number;
 use crate::sync::LocalBoxFuture;
-use crate::trace::SpanData;
+use crate::trace::{SpanData, push_hex};
 
 /// Prints each span with `console.log`.
 #[derive(Debug, Default)]
@@ -38,11 +38,7 @@ impl ConsoleExporter {
             SpanKind::Internal => "INTERNAL",
         };
         let cx = &span.span_context;
-        let parent = if span.parent_span_id == SpanId::INVALID {
-            "-".to_owned()
-        } else {
-            span.parent_span_id.to_string()
-        };
+
         let status = match &span.status {
             Status::Unset => "UNSET".to_owned(),
             Status::Ok => "OK".to_owned(),
@@ -54,11 +50,15 @@ impl ConsoleExporter {
         }
         push_millis(&mut line, span.duration_nanos());
         line.push_str(" ms trace=");
-        line.push_str(&cx.trace_id().to_string());
+        push_hex(&mut line, &cx.trace_id().to_bytes());
         line.push_str(" span=");
-        line.push_str(&cx.span_id().to_string());
+        push_hex(&mut line, &cx.span_id().to_bytes());
         line.push_str(" parent=");
-        line.push_str(&parent);
+        if span.parent_span_id == SpanId::INVALID {
+            line.push('-');
+        } else {
+            push_hex(&mut line, &span.parent_span_id.to_bytes());
+        }
         line.push(' ');
         line.push_str(&status);
         for kv in &span.attributes {

@@ -21,9 +21,8 @@ use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
 
 use crate::platform::number;
 use crate::resource::Resource;
-use crate::trace::SpanData;
+use crate::trace::{SpanData, push_hex};
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
 /// `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK`.
 const FLAG_HAS_IS_REMOTE: u32 = 0x100;
 /// `SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK`.
@@ -174,9 +173,9 @@ fn open_scope(out: &mut String, scope: &InstrumentationScope) {
 pub fn encode_span(out: &mut String, span: &SpanData) {
     let cx = &span.span_context;
     out.push_str("{\"traceId\":\"");
-    hex(out, &cx.trace_id().to_bytes());
+    push_hex(out, &cx.trace_id().to_bytes());
     out.push_str("\",\"spanId\":\"");
-    hex(out, &cx.span_id().to_bytes());
+    push_hex(out, &cx.span_id().to_bytes());
     out.push('"');
     let trace_state = cx.trace_state().header();
     if !trace_state.is_empty() {
@@ -185,7 +184,7 @@ pub fn encode_span(out: &mut String, span: &SpanData) {
     }
     if span.parent_span_id != opentelemetry::trace::SpanId::INVALID {
         out.push_str(",\"parentSpanId\":\"");
-        hex(out, &span.parent_span_id.to_bytes());
+        push_hex(out, &span.parent_span_id.to_bytes());
         out.push('"');
     }
     let mut flags = u32::from(cx.trace_flags().to_u8()) | FLAG_HAS_IS_REMOTE;
@@ -231,9 +230,9 @@ pub fn encode_span(out: &mut String, span: &SpanData) {
             }
             let lc = &link.span_context;
             out.push_str("{\"traceId\":\"");
-            hex(out, &lc.trace_id().to_bytes());
+            push_hex(out, &lc.trace_id().to_bytes());
             out.push_str("\",\"spanId\":\"");
-            hex(out, &lc.span_id().to_bytes());
+            push_hex(out, &lc.span_id().to_bytes());
             out.push('"');
             let state = lc.trace_state().header();
             if !state.is_empty() {
@@ -385,13 +384,6 @@ fn int(out: &mut String, n: i64) {
     uint(out, n.unsigned_abs());
 }
 
-fn hex(out: &mut String, bytes: &[u8]) {
-    for &b in bytes {
-        out.push(HEX[(b >> 4) as usize] as char);
-        out.push(HEX[(b & 0xf) as usize] as char);
-    }
-}
-
 /// A JSON string literal.
 fn string(out: &mut String, s: &str) {
     out.push('"');
@@ -410,8 +402,7 @@ fn string(out: &mut String, s: &str) {
         out.push_str(&s[start..i]);
         if escape.is_empty() {
             out.push_str("\\u00");
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 0xf) as usize] as char);
+            push_hex(out, &[b]);
         } else {
             out.push_str(escape);
         }

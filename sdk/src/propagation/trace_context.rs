@@ -10,6 +10,8 @@ use opentelemetry::Context;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 
+use crate::trace::push_hex;
+
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
 /// Most `tracestate` list members accepted.
@@ -37,12 +39,14 @@ impl TraceContextPropagator {
 /// The `traceparent` value for `cx`, or `None` for an invalid context.
 pub(crate) fn traceparent(cx: &SpanContext) -> Option<String> {
     cx.is_valid().then(|| {
-        format!(
-            "00-{}-{}-{:02x}",
-            cx.trace_id(),
-            cx.span_id(),
-            cx.trace_flags().to_u8() & TraceFlags::SAMPLED.to_u8()
-        )
+        let mut value = String::with_capacity(55);
+        value.push_str("00-");
+        push_hex(&mut value, &cx.trace_id().to_bytes());
+        value.push('-');
+        push_hex(&mut value, &cx.span_id().to_bytes());
+        value.push('-');
+        push_hex(&mut value, &[cx.trace_flags().to_u8() & TraceFlags::SAMPLED.to_u8()]);
+        value
     })
 }
 

@@ -1,4 +1,4 @@
-//! Trace and span id generation.
+//! Trace and span id generation, and their lowercase-hex text.
 
 use opentelemetry::trace::{SpanId, TraceId};
 
@@ -35,9 +35,30 @@ impl IdGenerator {
     }
 }
 
+/// Appends `bytes` as lowercase hex, two digits each: trace and span ids in OTLP/JSON,
+/// `traceparent` and the console (without `core::fmt`'s padding machinery on the fetch path).
+pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0xf)] as char);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_lowercase_and_two_digits_per_byte() {
+        let mut out = String::new();
+        push_hex(&mut out, &[0x00, 0x0f, 0xa5, 0xff]);
+        assert_eq!(out, "000fa5ff");
+        let id = TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736_u128);
+        let mut out = String::new();
+        push_hex(&mut out, &id.to_bytes());
+        assert_eq!(out, id.to_string());
+    }
 
     #[test]
     fn random_ids_are_valid() {

@@ -22,6 +22,7 @@ mod span;
 mod tracer;
 
 pub use ids::IdGenerator;
+pub(crate) use ids::push_hex;
 pub use limits::SpanLimits;
 pub use provider::{TracerProvider, TracerProviderBuilder};
 pub use sampler::{Sampler, SamplingDecision};
