@@ -133,7 +133,7 @@ fn start_span(call: Call, options: &FetchOptions) -> Started {
             attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
         }
     }
-    let called_at = crate::platform::clock::monotonic_ms();
+    let called_at = clock::monotonic_ms();
     let start_unix_nanos = clock::mono_to_unix_nanos(called_at);
     let tracer = global::tracer_with_scope(
         InstrumentationScope::builder("otel-web.fetch").with_version(env!("CARGO_PKG_VERSION")).build(),
@@ -266,7 +266,7 @@ async fn settle(
                 span.end();
                 return Ok(value.unchecked_into());
             };
-            let headers_at = crate::platform::clock::monotonic_ms();
+            let headers_at = clock::monotonic_ms();
             let server = on_response(&started, &response);
             sync::spawn(finish(started, server, headers_at));
             Ok(response)
@@ -303,9 +303,14 @@ fn on_response(started: &Started, response: &web_sys::Response) -> ServerTiming 
         .unwrap_or_default()
 }
 
-/// Waits for the response's resource timing entry (the body's end), then records timing, the
-/// latency split and the clock offset, and ends the span.
-async fn finish(started: Started, server: ServerTiming, headers_at: f64) {
+/// The response's resource timing entry, once the browser has made it (at the body's end);
+/// `None` when none will come: not an HTTP(S) URL, no observer, a minute passed, or the page was
+/// hidden first (then whatever the browser has recorded by now).
+async fn entry_for(started: &Started, headers_at: f64) -> Option<timing::ResourceEntry> {
+    // data: and blob: URLs get no entry: nothing to wait for (or to register for).
+    if !url::is_http(&started.url) {
+        return None;
+    }
     let (hurry_tx, mut hurry) = sync::oneshot();
     let _ = WAITING.try_with(|w| {
         w.try_borrow_mut().map(|mut w| {
@@ -315,24 +320,25 @@ async fn finish(started: Started, server: ServerTiming, headers_at: f64) {
         })
     });
     let deadline = headers_at + f64::from(MAX_BODY_WAIT_MS);
-    let entry = loop {
-        let now = crate::platform::clock::monotonic_ms();
+    loop {
+        let now = clock::monotonic_ms();
         let entry = timing::claim(&started.url, started.called_at, now);
         if entry.is_some() || now >= deadline {
-            break entry;
+            return entry;
         }
-        let Some(arrival) = timing::arrival(deadline).filter(|_| url::is_http(&started.url)) else {
-            break None;
-        };
+        let arrival = timing::arrival(deadline)?;
         match sync::race(arrival, &mut hurry).await {
             Either::Left(Some(())) => continue,
-            // The page is going away: whatever the browser has recorded by now, or nothing.
-            Either::Right(_) => {
-                break timing::claim(&started.url, started.called_at, crate::platform::clock::monotonic_ms());
-            }
-            Either::Left(None) => break None,
+            Either::Right(_) => return timing::claim(&started.url, started.called_at, clock::monotonic_ms()),
+            Either::Left(None) => return None,
         }
-    };
+    }
+}
+
+/// Records timing from the entry (if any), the latency split and the clock offset, and ends
+/// the span.
+async fn finish(started: Started, server: ServerTiming, headers_at: f64) {
+    let entry = entry_for(&started, headers_at).await;
 
     let span = started.cx.span();
     let (end_mono, request_sent, first_byte) = match &entry {
