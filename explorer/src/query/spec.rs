@@ -1,6 +1,8 @@
 //! The query specification — the shape Honeycomb's Query API takes — parsed into a validated
 //! [`Query`]. Errors name the offending field (`calculations[1].op`).
 
+use std::cmp::Ordering;
+
 use serde_json::{Map, Value as Json};
 use thiserror::Error;
 
@@ -111,18 +113,8 @@ impl Calculation {
 /// Filter operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FilterOp {
-    /// `=`
-    Eq,
-    /// `!=`
-    Ne,
-    /// `>`
-    Gt,
-    /// `>=`
-    Ge,
-    /// `<`
-    Lt,
-    /// `<=`
-    Le,
+    /// `=`, `!=`, `>`, `>=`, `<`, `<=`
+    Compare(Compare),
     /// `exists`
     Exists,
     /// `does-not-exist`
@@ -143,13 +135,10 @@ pub enum FilterOp {
 
 impl FilterOp {
     fn parse(op: &str) -> Option<Self> {
+        if let Some(compare) = Compare::parse(op) {
+            return Some(FilterOp::Compare(compare));
+        }
         Some(match op {
-            "=" => FilterOp::Eq,
-            "!=" => FilterOp::Ne,
-            ">" => FilterOp::Gt,
-            ">=" => FilterOp::Ge,
-            "<" => FilterOp::Lt,
-            "<=" => FilterOp::Le,
             "exists" => FilterOp::Exists,
             "does-not-exist" => FilterOp::DoesNotExist,
             "contains" => FilterOp::Contains,
@@ -174,7 +163,7 @@ pub struct Filter {
     pub value: Json,
 }
 
-/// Comparisons in havings.
+/// A comparison, in filters and in havings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compare {
     /// `=`
@@ -192,16 +181,35 @@ pub enum Compare {
 }
 
 impl Compare {
-    /// Applies the comparison.
-    pub fn test(&self, a: f64, b: f64) -> bool {
+    fn parse(op: &str) -> Option<Self> {
+        Some(match op {
+            "=" => Compare::Eq,
+            "!=" => Compare::Ne,
+            ">" => Compare::Gt,
+            ">=" => Compare::Ge,
+            "<" => Compare::Lt,
+            "<=" => Compare::Le,
+            _ => return None,
+        })
+    }
+
+    /// Whether the comparison holds for `ordering` (of the left side to the right); values that
+    /// cannot be compared (`None`) satisfy only `!=`.
+    pub fn holds(self, ordering: Option<Ordering>) -> bool {
+        use Ordering::{Equal, Greater, Less};
         match self {
-            Compare::Eq => a == b,
-            Compare::Ne => a != b,
-            Compare::Gt => a > b,
-            Compare::Ge => a >= b,
-            Compare::Lt => a < b,
-            Compare::Le => a <= b,
+            Compare::Eq => ordering == Some(Equal),
+            Compare::Ne => ordering != Some(Equal),
+            Compare::Gt => ordering == Some(Greater),
+            Compare::Ge => matches!(ordering, Some(Greater | Equal)),
+            Compare::Lt => ordering == Some(Less),
+            Compare::Le => matches!(ordering, Some(Less | Equal)),
         }
+    }
+
+    /// Applies the comparison to two numbers.
+    pub fn test(&self, a: f64, b: f64) -> bool {
+        self.holds(a.partial_cmp(&b))
     }
 }
 
@@ -405,19 +413,9 @@ impl Query {
                 return Err(err(format!("{field}.calculate_op"), "HEATMAP has no single value to compare"));
             }
             let object = h.as_object().ok_or_else(|| err(&field, "must be an object"))?;
-            let op = match string_field(object, "op", &format!("{field}.op"))? {
-                Some("=") => Compare::Eq,
-                Some("!=") => Compare::Ne,
-                Some(">") => Compare::Gt,
-                Some(">=") => Compare::Ge,
-                Some("<") => Compare::Lt,
-                Some("<=") => Compare::Le,
-                other => {
-                    return Err(err(
-                        format!("{field}.op"),
-                        format!("must be =, !=, >, >=, < or <=, got {other:?}"),
-                    ));
-                }
+            let op = string_field(object, "op", &format!("{field}.op"))?;
+            let Some(op) = op.and_then(Compare::parse) else {
+                return Err(err(format!("{field}.op"), format!("must be =, !=, >, >=, < or <=, got {op:?}")));
             };
             let value = object
                 .get("value")
