@@ -43,6 +43,21 @@ async fn serve(state: AppState) -> String {
     format!("http://{addr}")
 }
 
+/// Posts `body` to the explorer's OTLP endpoint at `base`.
+async fn post_traces(
+    base: &str,
+    content_type: &str,
+    encoding: Option<&str>,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    let mut request =
+        reqwest::Client::new().post(format!("{base}/v1/traces")).header("content-type", content_type);
+    if let Some(encoding) = encoding {
+        request = request.header("content-encoding", encoding);
+    }
+    request.body(body).send().await.expect("post")
+}
+
 async fn explorer() -> (String, Arc<Store>) {
     let store = Arc::new(Store::in_memory(Retention::default()).expect("store"));
     (serve(AppState { store: Arc::clone(&store), forwarder: None }).await, store)
@@ -53,13 +68,7 @@ async fn json_protobuf_and_gzip_are_accepted_and_answered_in_kind() {
     let (base, store) = explorer().await;
     let client = reqwest::Client::new();
     let body = otlp_json(TRACE, &[("00f067aa0ba902b7", None, "GET /api/activities/home", 12)]).to_string();
-    let response = client
-        .post(format!("{base}/v1/traces"))
-        .header("content-type", "application/json")
-        .body(body.clone())
-        .send()
-        .await
-        .expect("post");
+    let response = post_traces(&base, "application/json", None, body.clone()).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
     assert_eq!(response.text().await.expect("body"), "{}");
@@ -71,14 +80,7 @@ async fn json_protobuf_and_gzip_are_accepted_and_answered_in_kind() {
             .as_bytes(),
     )
     .expect("gzip");
-    let response = client
-        .post(format!("{base}/v1/traces"))
-        .header("content-type", "application/json")
-        .header("content-encoding", "gzip")
-        .body(gz.finish().expect("gzip"))
-        .send()
-        .await
-        .expect("post");
+    let response = post_traces(&base, "application/json", Some("gzip"), gz.finish().expect("gzip")).await;
     assert_eq!(response.status(), 200);
 
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -99,13 +101,7 @@ async fn json_protobuf_and_gzip_are_accepted_and_answered_in_kind() {
             ..Default::default()
         }],
     };
-    let response = client
-        .post(format!("{base}/v1/traces"))
-        .header("content-type", "application/x-protobuf")
-        .body(proto.encode_to_vec())
-        .send()
-        .await
-        .expect("post");
+    let response = post_traces(&base, "application/x-protobuf", None, proto.encode_to_vec()).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/x-protobuf");
     assert_eq!(store.span_count(), 3);
@@ -128,18 +124,9 @@ async fn json_protobuf_and_gzip_are_accepted_and_answered_in_kind() {
 #[tokio::test]
 async fn bad_input_is_refused_with_a_reason_and_nothing_is_half_stored() {
     let (base, store) = explorer().await;
-    let client = reqwest::Client::new();
-    let post = |content_type: &'static str, encoding: Option<&'static str>, body: Vec<u8>| {
-        let mut request =
-            client.post(format!("{base}/v1/traces")).header("content-type", content_type).body(body);
-        if let Some(e) = encoding {
-            request = request.header("content-encoding", e);
-        }
-        request.send()
-    };
     // The second span's id is bad: the first must not be stored either.
     let mut half = otlp_json(TRACE, &[("00f067aa0ba902b7", None, "ok", 1), ("nothex", None, "bad", 1)]);
-    let response = post("application/json", None, half.to_string().into_bytes()).await.expect("post");
+    let response = post_traces(&base, "application/json", None, half.to_string()).await;
     assert_eq!(response.status(), 400);
     let error: Value = response.json().await.expect("json");
     assert!(error["message"].as_str().unwrap_or("").contains("spans[1].spanId"), "{error}");
@@ -154,11 +141,11 @@ async fn bad_input_is_refused_with_a_reason_and_nothing_is_half_stored() {
         ("application/json", None, b"{\"resourceSpans\":".to_vec(), 400),
         ("application/json", None, vec![b' '; trace_explorer::ingest::MAX_BODY_BYTES + 1], 413),
     ] {
-        let response = post(content_type, encoding, body).await.expect("post");
+        let response = post_traces(&base, content_type, encoding, body).await;
         assert_eq!(response.status(), status, "{content_type} {encoding:?}");
     }
     assert_eq!(store.span_count(), 0);
-    let response = post("application/json", None, half.to_string().into_bytes()).await.expect("post");
+    let response = post_traces(&base, "application/json", None, half.to_string()).await;
     assert_eq!(response.status(), 200);
     assert_eq!(store.span_count(), 2);
 }
@@ -207,13 +194,7 @@ async fn accepted_batches_are_forwarded_with_the_key_and_a_dead_upstream_loses_n
     .expect("forwarder");
     let base = serve(AppState { store: Arc::clone(&store), forwarder: Some(forwarder) }).await;
     let body = otlp_json(TRACE, &[("00f067aa0ba902b7", None, "forwarded", 5)]).to_string();
-    let response = reqwest::Client::new()
-        .post(format!("{base}/v1/traces"))
-        .header("content-type", "application/json")
-        .body(body.clone())
-        .send()
-        .await
-        .expect("post");
+    let response = post_traces(&base, "application/json", None, body.clone()).await;
     assert_eq!(response.status(), 200);
     for _ in 0..100 {
         if !seen.lock().expect("lock").is_empty() {
@@ -232,13 +213,7 @@ async fn accepted_batches_are_forwarded_with_the_key_and_a_dead_upstream_loses_n
             .expect("forwarder");
     let store = Arc::new(Store::in_memory(Retention::default()).expect("store"));
     let base = serve(AppState { store: Arc::clone(&store), forwarder: Some(dead) }).await;
-    let response = reqwest::Client::new()
-        .post(format!("{base}/v1/traces"))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("post");
+    let response = post_traces(&base, "application/json", None, body).await;
     assert_eq!(response.status(), 200);
     assert_eq!(store.span_count(), 1);
 }
@@ -257,13 +232,7 @@ async fn the_api_and_the_views_show_the_trace() {
          "scopeSpans": [{"scope": {"name": "cruddur-backend"}, "spans": [{"traceId": TRACE, "spanId": "bbbbbbbbbbbbbbbb", "parentSpanId": "aaaaaaaaaaaaaaaa",
             "name": "GET /api/activities/home", "kind": 2,
             "startTimeUnixNano": (now - 90_000_000).to_string(), "endTimeUnixNano": (now - 80_000_000).to_string()}]}]}]});
-    client
-        .post(format!("{base}/v1/traces"))
-        .header("content-type", "application/json")
-        .body(trace.to_string())
-        .send()
-        .await
-        .expect("post");
+    post_traces(&base, "application/json", None, trace.to_string()).await;
 
     let recent: Value =
         client.get(format!("{base}/api/traces")).send().await.expect("get").json().await.expect("json");
@@ -349,13 +318,7 @@ async fn acknowledged_spans_survive_a_killed_explorer() {
     let mut first = start();
     wait_up().await;
     let body = otlp_json(TRACE, &[("00f067aa0ba902b7", None, "survivor", 7)]).to_string();
-    let response = client
-        .post(format!("{base}/v1/traces"))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("post");
+    let response = post_traces(&base, "application/json", None, body).await;
     assert_eq!(response.status(), 200);
     first.kill().expect("kill -9");
     first.wait().expect("reap");
