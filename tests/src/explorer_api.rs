@@ -3,45 +3,10 @@
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use serde::Deserialize;
 use serde_json::Value;
 
-/// A stored span, as `GET /api/traces/{id}` returns it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Span {
-    /// Trace id.
-    pub trace_id: String,
-    /// Span id.
-    pub span_id: String,
-    /// Parent span id.
-    pub parent_id: Option<String>,
-    /// Name.
-    pub name: String,
-    /// OTLP kind (2 server, 3 client).
-    pub kind: i32,
-    /// `service.name`.
-    pub service: String,
-    /// Start, ns.
-    pub start_ns: i64,
-    /// End, ns.
-    pub end_ns: i64,
-    /// Duration, ms.
-    pub duration_ms: f64,
-    /// Attributes.
-    pub attributes: serde_json::Map<String, Value>,
-}
-
-impl Span {
-    /// An attribute as text.
-    pub fn attr(&self, key: &str) -> Option<String> {
-        self.attributes.get(key).map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
-    }
-
-    /// An attribute as a number.
-    pub fn number(&self, key: &str) -> Option<f64> {
-        self.attributes.get(key).and_then(Value::as_f64)
-    }
-}
+/// A stored span, as `GET /api/traces/{id}` returns it: the explorer's own type, read back.
+pub use trace_explorer::store::StoredSpan as Span;
 
 /// The explorer's API.
 #[derive(Debug, Clone)]

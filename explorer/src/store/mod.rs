@@ -20,7 +20,7 @@ use rusqlite::{Connection, params};
 use serde_json::Value as Json;
 use thiserror::Error;
 
-pub use queries::{SavedQuery, StoredSpan, TraceSummary};
+pub use queries::{SavedQuery, StoredSpan, TraceSummary, value_text};
 
 use crate::otlp::SpanRecord;
 

@@ -1,13 +1,13 @@
 //! Reading traces back: one trace, recent traces, saved queries and history.
 
 use rusqlite::{OptionalExtension, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::{Store, StoreError, now_ns};
 
-/// A stored span, as the API and views show it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// A stored span, as the API and views show it (and as API clients read it back).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StoredSpan {
     /// Trace id (hex).
     pub trace_id: String,
@@ -44,6 +44,21 @@ impl StoredSpan {
     pub fn kind_name(&self) -> &'static str {
         kind_name(self.kind)
     }
+
+    /// An attribute as text (see [`value_text`]).
+    pub fn attr(&self, key: &str) -> Option<String> {
+        self.attributes.get(key).map(value_text)
+    }
+
+    /// An attribute as a number.
+    pub fn number(&self, key: &str) -> Option<f64> {
+        self.attributes.get(key).and_then(Json::as_f64)
+    }
+}
+
+/// An attribute or group value as a person reads it: strings bare, anything else as JSON.
+pub fn value_text(value: &Json) -> String {
+    value.as_str().map_or_else(|| value.to_string(), str::to_owned)
 }
 
 /// `span.kind` names.

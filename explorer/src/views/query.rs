@@ -14,6 +14,7 @@ use super::{esc, ms, nth_color, page, url_encode};
 use crate::AppState;
 use crate::api::{ApiError, now_s, run_spec};
 use crate::query::{self, Heatmap, Op, Query, QueryResult};
+use crate::store::value_text;
 
 /// `?q=<spec>`.
 #[derive(Debug, Deserialize)]
@@ -104,11 +105,7 @@ fn group_label(group: &Map<String, Json>) -> String {
     if group.is_empty() {
         return "all".into();
     }
-    group
-        .values()
-        .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
-        .collect::<Vec<_>>()
-        .join(" · ")
+    group.values().map(value_text).collect::<Vec<_>>().join(" · ")
 }
 
 fn render_results(q: &str, query: &Query, result: &QueryResult) -> String {
@@ -131,11 +128,7 @@ fn render_results(q: &str, query: &Query, result: &QueryResult) -> String {
         html.push_str("<tr>");
         for b in &query.breakdowns {
             let v = &row.group[b];
-            let _ = write!(
-                html,
-                "<td>{}</td>",
-                esc(&v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
-            );
+            let _ = write!(html, "<td>{}</td>", esc(&value_text(v)));
         }
         for label in &labels {
             let _ = write!(html, "<td>{}</td>", number(&row.values[label]));

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::{clock, color, esc, ms, page};
 use crate::AppState;
-use crate::store::StoredSpan;
+use crate::store::{StoredSpan, value_text};
 
 /// `GET /`: recent traces.
 pub async fn recent(State(state): State<AppState>) -> Response {
@@ -248,8 +248,7 @@ fn render_waterfall(trace_id: &str, spans: &[StoredSpan], selected: Option<&str>
     keys.sort();
     for key in keys {
         let value = &span.attributes[key];
-        let text = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
-        let _ = write!(details, "<dt>{}</dt><dd>{}</dd>", esc(key), esc(&text));
+        let _ = write!(details, "<dt>{}</dt><dd>{}</dd>", esc(key), esc(&value_text(value)));
     }
     details.push_str("</dl>");
     if !span.events.is_empty() {
