@@ -5,10 +5,12 @@
 //!   header is ignored by the propagator and the request starts a new root trace.
 //! - The span is named `METHOD route` (`GET /api/activities/home`) and carries the HTTP
 //!   semantic-convention attributes; 5xx responses set status ERROR (4xx do not, for servers).
+//! - `client.address` is the address a proxy reports (`Forwarded`, `X-Forwarded-For`) when there
+//!   is one, else the connection's peer; `network.peer.address` is always the peer.
 //! - `Server-Timing: app;dur=<ms>, otelweb-ts;desc="<epoch ms when the request arrived>"` is
 //!   added to every response (the format otel-web's `fetch::server_timing` reads).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -49,6 +51,27 @@ fn protocol_version(version: axum::http::Version) -> &'static str {
     }
 }
 
+/// The original client's address as a proxy reports it: `Forwarded: for=…`, else the first
+/// `X-Forwarded-For` entry, when it is an IP address (with or without a port). Anyone can send
+/// these headers, so this is a claim (X-Ray marks it `x_forwarded_for`), never an identity.
+fn forwarded_client(headers: &HeaderMap) -> Option<IpAddr> {
+    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let forwarded = text(header::FORWARDED).and_then(|v| {
+        v.split(',').next()?.split(';').find_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            key.trim().eq_ignore_ascii_case("for").then(|| value.trim().trim_matches('"'))
+        })
+    });
+    let first = forwarded
+        .or_else(|| text(header::HeaderName::from_static("x-forwarded-for"))?.split(',').next())?
+        .trim();
+    first
+        .parse::<IpAddr>()
+        .or_else(|_| first.parse::<SocketAddr>().map(|a| a.ip()))
+        .ok()
+        .or_else(|| first.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
+}
+
 /// The `Server-Timing` value for a request that arrived at `arrived` (epoch) and took `elapsed`.
 pub fn server_timing(arrived: SystemTime, elapsed_ms: f64) -> String {
     let epoch_ms = arrived.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0);
@@ -81,9 +104,18 @@ pub async fn trace_request(State(state): State<AppState>, request: Request, next
             agent.chars().take(MAX_USER_AGENT_LEN).collect::<String>(),
         ));
     }
-    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
-        attributes.push(KeyValue::new("client.address", peer.ip().to_string()));
-        attributes.push(KeyValue::new("client.port", i64::from(peer.port())));
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| *peer);
+    if let Some(peer) = peer {
+        attributes.push(KeyValue::new("network.peer.address", peer.ip().to_string()));
+        attributes.push(KeyValue::new("network.peer.port", i64::from(peer.port())));
+    }
+    match (forwarded_client(request.headers()), peer) {
+        (Some(client), _) => attributes.push(KeyValue::new("client.address", client.to_string())),
+        (None, Some(peer)) => {
+            attributes.push(KeyValue::new("client.address", peer.ip().to_string()));
+            attributes.push(KeyValue::new("client.port", i64::from(peer.port())));
+        }
+        (None, None) => {}
     }
     if let Some(host) = request.headers().get(header::HOST).and_then(|v| v.to_str().ok()) {
         let (address, port) = match host.rsplit_once(':') {
@@ -131,5 +163,32 @@ mod tests {
     fn server_timing_has_the_documented_shape() {
         let arrived = UNIX_EPOCH + Duration::from_micros(1_732_500_000_123_456);
         assert_eq!(server_timing(arrived, 12.3456), "app;dur=12.346, otelweb-ts;desc=\"1732500000123.456\"");
+    }
+
+    #[test]
+    fn the_forwarded_client_is_the_first_ip_a_proxy_reports() {
+        let client = |pairs: &[(&'static str, &'static str)]| {
+            let mut headers = HeaderMap::new();
+            for (name, value) in pairs {
+                headers.append(*name, HeaderValue::from_static(value));
+            }
+            forwarded_client(&headers).map(|ip| ip.to_string())
+        };
+        assert_eq!(client(&[]), None);
+        assert_eq!(client(&[("x-forwarded-for", "203.0.113.7, 10.0.0.1")]).as_deref(), Some("203.0.113.7"));
+        assert_eq!(client(&[("x-forwarded-for", "203.0.113.7:5678")]).as_deref(), Some("203.0.113.7"));
+        assert_eq!(
+            client(&[("forwarded", "for=\"[2001:db8::17]:4711\";proto=http, for=10.0.0.1")]).as_deref(),
+            Some("2001:db8::17")
+        );
+        assert_eq!(client(&[("forwarded", "proto=https;For=192.0.2.60")]).as_deref(), Some("192.0.2.60"));
+        assert_eq!(client(&[("forwarded", "for=\"[2001:db8::17]\"")]).as_deref(), Some("2001:db8::17"));
+        // Forwarded wins over X-Forwarded-For; names that are no address are ignored.
+        assert_eq!(
+            client(&[("forwarded", "for=192.0.2.60"), ("x-forwarded-for", "203.0.113.7")]).as_deref(),
+            Some("192.0.2.60")
+        );
+        assert_eq!(client(&[("forwarded", "for=_hidden")]), None);
+        assert_eq!(client(&[("x-forwarded-for", "unknown")]), None);
     }
 }
