@@ -25,6 +25,7 @@ mod trace_context;
 mod xray;
 
 pub use baggage::BaggagePropagator;
+pub(crate) use trace_context::RANDOM_TRACE_ID;
 pub use trace_context::TraceContextPropagator;
 pub use xray::XrayPropagator;
 

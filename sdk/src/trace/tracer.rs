@@ -5,10 +5,12 @@ use std::sync::Arc;
 use opentelemetry::trace::{SpanBuilder, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags};
 use opentelemetry::{Context, InstrumentationScope};
 
+use super::IdGenerator;
 use super::provider::ProviderShared;
 use super::sampler::SamplingDecision;
 use super::span::{Span, SpanData, SpanEvent};
 use crate::platform::clock;
+use crate::propagation::RANDOM_TRACE_ID;
 
 /// Creates spans for one instrumentation scope. Get one from
 /// `opentelemetry::global::tracer(..)` or [`TracerProvider`](super::TracerProvider).
@@ -42,10 +44,19 @@ impl opentelemetry::trace::Tracer for Tracer {
         };
         let span_id = provider.id_generator.new_span_id();
         let decision = provider.sampler.should_sample(parent.as_ref(), trace_id);
-        let flags = match decision {
-            SamplingDecision::RecordAndSample => TraceFlags::SAMPLED,
-            _ => TraceFlags::default(),
+        // W3C Level 2 `random-trace-id`: a continued trace keeps its parent's flag; a new trace
+        // has it when its id is uniformly random, which X-Ray ids are not (they start with the
+        // epoch second and their last bit is always set).
+        let random = match &parent {
+            Some(parent) => parent.trace_flags().to_u8() & RANDOM_TRACE_ID.to_u8(),
+            None if provider.id_generator == IdGenerator::Random => RANDOM_TRACE_ID.to_u8(),
+            None => 0,
         };
+        let sampled = match decision {
+            SamplingDecision::RecordAndSample => TraceFlags::SAMPLED.to_u8(),
+            _ => 0,
+        };
+        let flags = TraceFlags::new(random | sampled);
         let trace_state = parent.as_ref().map(|p| p.trace_state().clone()).unwrap_or_default();
         let span_context = SpanContext::new(trace_id, span_id, flags, false, trace_state);
         if decision == SamplingDecision::Drop {
@@ -103,5 +114,47 @@ impl opentelemetry::trace::Tracer for Tracer {
         };
         super::pipeline::on_start(provider.id, &mut data, parent_cx);
         Span::recording(data, Arc::clone(provider))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::Context;
+    use opentelemetry::trace::{
+        Span as _, SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer as _,
+        TracerProvider as _,
+    };
+
+    use crate::trace::{IdGenerator, Sampler, TracerProvider};
+
+    fn flags(provider: &TracerProvider, parent: &Context) -> u8 {
+        provider.tracer("test").start_with_context("s", parent).span_context().trace_flags().to_u8()
+    }
+
+    #[test]
+    fn new_random_traces_carry_the_random_flag_and_continued_ones_keep_their_parents() {
+        // Issue #13 item 7 (W3C Trace Context Level 2, "Random Trace ID Flag").
+        let random = TracerProvider::builder().build();
+        assert_eq!(flags(&random, &Context::new()), 0x03);
+        let unsampled = TracerProvider::builder().with_sampler(Sampler::AlwaysOff).build();
+        assert_eq!(flags(&unsampled, &Context::new()), 0x02, "the id is random even when not sampled");
+        let xray = TracerProvider::builder().with_id_generator(IdGenerator::XRay).build();
+        assert_eq!(flags(&xray, &Context::new()), 0x01, "X-Ray ids are not uniformly random");
+        for parent_flags in [0x00, 0x01, 0x02, 0x03] {
+            let parent = Context::new().with_remote_span_context(SpanContext::new(
+                TraceId::from(7u128),
+                SpanId::from(7u64),
+                TraceFlags::new(parent_flags),
+                true,
+                TraceState::NONE,
+            ));
+            for provider in [&random, &unsampled, &xray] {
+                assert_eq!(
+                    flags(provider, &parent) & 0x02,
+                    parent_flags & 0x02,
+                    "parent {parent_flags:#04x}"
+                );
+            }
+        }
     }
 }
