@@ -76,25 +76,139 @@ impl<T> Future for Receiver<T> {
     }
 }
 
-/// Polls `future` once right now, so that work it starts synchronously (a `fetch` during
-/// `pagehide`, say) happens before the caller returns; hands the rest to the browser's
-/// microtask queue. Natively, a future that is not ready at once is dropped.
-pub(crate) fn drive(future: impl Future<Output = ()> + 'static) {
-    let mut future = Box::pin(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    if future.as_mut().poll(&mut cx).is_pending() {
-        #[cfg(target_arch = "wasm32")]
-        wasm_bindgen_futures::spawn_local(future);
+/// A flag that can be raised once and awaited by any number of futures: "hurry up, the page
+/// is going away". Clones share the flag.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Signal(Rc<RefCell<SignalState>>);
+
+#[derive(Debug, Default)]
+struct SignalState {
+    raised: bool,
+    wakers: Vec<Waker>,
+}
+
+impl Signal {
+    /// Raises the flag and wakes every waiting future.
+    pub(crate) fn raise(&self) {
+        let wakers = match self.0.try_borrow_mut() {
+            Ok(mut state) => {
+                state.raised = true;
+                std::mem::take(&mut state.wakers)
+            }
+            Err(_) => return,
+        };
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// Resolves once the flag is raised (at once if it already is).
+    pub(crate) async fn raised(&self) {
+        std::future::poll_fn(|cx| match self.0.try_borrow_mut() {
+            Ok(state) if state.raised => Poll::Ready(()),
+            Ok(mut state) => {
+                if !state.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                    state.wakers.push(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+            Err(_) => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        })
+        .await
     }
 }
 
+/// Polls `future` once right now, so that work it starts synchronously (a `fetch` during
+/// `pagehide`, say) happens before the caller returns; hands the rest to the browser's
+/// microtask queue (natively, to [`native`]'s executor).
+pub(crate) fn drive(future: impl Future<Output = ()> + 'static) {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut future = Box::pin(future);
+        let mut cx = Context::from_waker(Waker::noop());
+        if future.as_mut().poll(&mut cx).is_pending() {
+            wasm_bindgen_futures::spawn_local(future);
+        }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    native::drive(Box::pin(future));
+}
+
 /// Runs `future` in the background: on the browser's microtask queue (so work started in the
-/// current task is coalesced); natively it is polled once, which suffices for the tests.
+/// current task is coalesced); natively, at once on [`native`]'s executor.
 pub(crate) fn spawn(future: impl Future<Output = ()> + 'static) {
     #[cfg(target_arch = "wasm32")]
     wasm_bindgen_futures::spawn_local(future);
     #[cfg(not(target_arch = "wasm32"))]
-    drive(future);
+    native::drive(Box::pin(future));
+}
+
+/// A single-threaded executor for the native unit tests: a task is polled when spawned and
+/// again whenever it is woken, so an exporter that resolves later (a paused test exporter)
+/// lets the processor go on exactly as the browser's microtasks would. Timers never fire
+/// natively, so a task waiting on one stays pending.
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use std::cell::{Cell, RefCell};
+    use std::collections::VecDeque;
+    use std::sync::Arc;
+    use std::task::{Context, Wake, Waker};
+    use std::thread::{self, ThreadId};
+
+    use super::LocalBoxFuture;
+
+    thread_local! {
+        static TASKS: RefCell<Vec<Option<LocalBoxFuture<'static, ()>>>> = const { RefCell::new(Vec::new()) };
+        static READY: RefCell<VecDeque<usize>> = const { RefCell::new(VecDeque::new()) };
+        static RUNNING: Cell<bool> = const { Cell::new(false) };
+    }
+
+    struct TaskWaker {
+        id: usize,
+        thread: ThreadId,
+    }
+
+    impl Wake for TaskWaker {
+        fn wake(self: Arc<Self>) {
+            if thread::current().id() == self.thread {
+                READY.with(|r| r.borrow_mut().push_back(self.id));
+                run();
+            }
+        }
+    }
+
+    fn poll(id: usize, mut future: LocalBoxFuture<'static, ()>) {
+        let waker = Waker::from(Arc::new(TaskWaker { id, thread: thread::current().id() }));
+        if future.as_mut().poll(&mut Context::from_waker(&waker)).is_pending() {
+            TASKS.with(|t| t.borrow_mut()[id] = Some(future));
+        }
+    }
+
+    pub(super) fn drive(future: LocalBoxFuture<'static, ()>) {
+        let id = TASKS.with(|t| {
+            let mut tasks = t.borrow_mut();
+            tasks.push(None);
+            tasks.len() - 1
+        });
+        // Wakes during the first poll are queued and handled by `run` below.
+        let was_running = RUNNING.replace(true);
+        poll(id, future);
+        RUNNING.set(was_running);
+        run();
+    }
+
+    fn run() {
+        if RUNNING.replace(true) {
+            return;
+        }
+        while let Some(id) = READY.with(|r| r.borrow_mut().pop_front()) {
+            if let Some(future) = TASKS.with(|t| t.borrow_mut().get_mut(id).and_then(Option::take)) {
+                poll(id, future);
+            }
+        }
+        RUNNING.set(false);
+    }
 }
 
 /// The outcome of [`race`].
@@ -145,6 +259,18 @@ mod tests {
         let (tx, rx) = oneshot::<u8>();
         drop(tx);
         assert_eq!(poll_now(rx), Poll::Ready(None));
+    }
+
+    #[test]
+    fn a_signal_resolves_its_waiters_once_raised() {
+        let signal = Signal::default();
+        let waiting = signal.clone();
+        let mut future = Box::pin(async move { waiting.raised().await });
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(future.as_mut().poll(&mut cx).is_pending());
+        signal.raise();
+        assert!(future.as_mut().poll(&mut cx).is_ready());
+        assert_eq!(poll_now(signal.raised()), Poll::Ready(()));
     }
 
     #[test]

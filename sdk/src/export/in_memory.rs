@@ -59,12 +59,17 @@ impl InMemoryExporter {
     /// While paused, exports are stored but do not resolve (a slow collector); unpausing
     /// resolves them.
     pub fn set_paused(&self, paused: bool) {
-        let mut state = self.inner.paused.borrow_mut();
-        if paused {
-            state.get_or_insert_with(Vec::new);
-        } else if let Some(waiting) = state.take() {
-            waiting.into_iter().for_each(|tx| tx.send(()));
-        }
+        let waiting = {
+            let mut state = self.inner.paused.borrow_mut();
+            if paused {
+                state.get_or_insert_with(Vec::new);
+                None
+            } else {
+                state.take()
+            }
+        };
+        // Resolving an export may start the next one at once: no borrow is held here.
+        waiting.into_iter().flatten().for_each(|tx| tx.send(()));
     }
 }
 

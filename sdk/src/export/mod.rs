@@ -16,8 +16,9 @@ pub use console::ConsoleExporter;
 #[cfg(any(test, feature = "testing"))]
 pub use in_memory::InMemoryExporter;
 pub use otlp_http::{
-    ExportStats, HONEYCOMB_ENDPOINT, KEEPALIVE_MAX_BODY_BYTES, KEEPALIVE_MAX_IN_FLIGHT,
-    OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT_MS, OtlpHttpExporter, OtlpHttpExporterBuilder,
+    ExportStats, HONEYCOMB_ENDPOINT, KEEPALIVE_BUDGET_BYTES, KEEPALIVE_MAX_BODY_BYTES,
+    KEEPALIVE_MAX_IN_FLIGHT, OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT_MS, OtlpHttpExporter,
+    OtlpHttpExporterBuilder,
 };
 pub use retry::RetryPolicy;
 
@@ -38,9 +39,16 @@ pub enum ExportMode {
 
 /// Sends finished spans somewhere.
 ///
-/// Contract: `export` must not block and must not panic; in [`ExportMode::Unload`] it must
-/// start sending before it returns. The processor awaits one normal export at a time.
-/// `shutdown` is called once; exports after it fail with [`ExportError::AlreadyShutdown`].
+/// Contract:
+/// - `export` must not block and must not panic. The processors never call it while an
+///   earlier export's future is still pending (the OpenTelemetry specification's rule), so an
+///   exporter needs no locking of its own.
+/// - In [`ExportMode::Unload`] every request must start before `export` returns; the future may
+///   resolve as soon as the requests are in the browser's hands (they outlive the page).
+/// - [`hurry`](Self::hurry) is the page going away while a normal export is pending: the
+///   exporter should resolve that export promptly, sending what it holds as it would in
+///   unload mode. The processor then hands over the rest in unload mode.
+/// - `shutdown` is called once; exports after it fail with [`ExportError::AlreadyShutdown`].
 pub trait SpanExporter {
     /// Sends `batch`; resolves when the receiver has answered (or the export failed).
     fn export(
@@ -48,6 +56,8 @@ pub trait SpanExporter {
         batch: Vec<SpanData>,
         mode: ExportMode,
     ) -> LocalBoxFuture<'static, Result<(), ExportError>>;
+    /// The page is being hidden with a normal export pending: finish it now.
+    fn hurry(&self) {}
 
     /// The provider's resource, given once before the first export.
     fn set_resource(&self, _resource: &Resource) {}

@@ -6,9 +6,17 @@
 //!   exponential backoff with jitter, `Retry-After` honoured. A `partialSuccess` answer is
 //!   logged and counted, never retried.
 //! - In [`ExportMode::Unload`] the batch is split into bodies of at most
-//!   [`KEEPALIVE_MAX_BODY_BYTES`] sent with `keepalive: true`, at most
-//!   [`KEEPALIVE_MAX_IN_FLIGHT`] at a time (the browser allows 64 KiB of keepalive bodies in
-//!   flight in all); the rest follow as earlier ones complete.
+//!   [`KEEPALIVE_MAX_BODY_BYTES`], and every request starts before `export` returns. The
+//!   Fetch Standard refuses a `keepalive` request once the document's keepalive bodies in
+//!   flight would pass [`KEEPALIVE_BUDGET_BYTES`] (64 KiB; Chromium also caps them at
+//!   [`KEEPALIVE_MAX_IN_FLIGHT`] requests), so the exporter counts those bytes itself: the
+//!   newest bodies that fit the budget go with `keepalive` (they survive a navigation), the
+//!   older rest as plain requests, which arrive when the page is only hidden and are lost
+//!   when it is unloaded (counted in [`ExportStats::unload_overflow_requests`]).
+//! - When the page is hidden while a normal export is pending ([`SpanExporter::hurry`]),
+//!   its request is aborted, its backoff skipped, and its spans sent the unload way.
+//! - A request is aborted when its export is dropped (the batch processor's export timeout):
+//!   nothing keeps running that no one waits for.
 //!
 //! # Honeycomb, and keeping the key out of the page
 //!
@@ -25,14 +33,17 @@ use super::retry::RetryPolicy;
 use super::{ExportMode, SpanExporter, otlp_json};
 use crate::error::ExportError;
 use crate::resource::Resource;
-use crate::sync::LocalBoxFuture;
+use crate::sync::{self, Either, LocalBoxFuture, Signal};
 use crate::trace::SpanData;
 
 /// Honeycomb's OTLP/HTTP endpoint (`/v1/traces` is appended).
 pub const HONEYCOMB_ENDPOINT: &str = "https://api.honeycomb.io";
-/// Largest body sent with `keepalive` (the browser's budget is 64 KiB for all in flight).
-pub const KEEPALIVE_MAX_BODY_BYTES: usize = 60 * 1024;
-/// Most `keepalive` requests in flight at once.
+/// Largest body sent on page hide: small enough that several fit [`KEEPALIVE_BUDGET_BYTES`],
+/// so the budget is spent in fine steps.
+pub const KEEPALIVE_MAX_BODY_BYTES: usize = 16 * 1024;
+/// The Fetch Standard's limit on the `keepalive` request bodies of one document in flight.
+pub const KEEPALIVE_BUDGET_BYTES: usize = 64 * 1024;
+/// Most `keepalive` requests Chromium lets one document have in flight.
 pub const KEEPALIVE_MAX_IN_FLIGHT: usize = 9;
 /// Default timeout of one request (`OTEL_EXPORTER_OTLP_TIMEOUT`).
 pub const OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT_MS: u64 = 10_000;
@@ -65,6 +76,9 @@ struct Inner {
     resource_json: RefCell<Rc<str>>,
     shut_down: Cell<bool>,
     keepalive_in_flight: Cell<usize>,
+    keepalive_bytes_in_flight: Cell<usize>,
+    /// Raised by [`SpanExporter::hurry`]: the pending normal export must finish now.
+    hurry: RefCell<Option<Signal>>,
     stats: Cell<ExportStats>,
 }
 
@@ -81,6 +95,10 @@ pub struct ExportStats {
     pub rejected_spans: u64,
     /// Exports that ended in an error.
     pub failed_exports: u64,
+    /// Normal exports sent the unload way because the page was hidden while they were pending.
+    pub hurried_exports: u64,
+    /// Page-hide bodies sent without `keepalive` because the keepalive budget was spent.
+    pub unload_overflow_requests: u64,
 }
 
 /// Configures an [`OtlpHttpExporter`].
@@ -123,6 +141,8 @@ impl OtlpHttpExporterBuilder {
                 resource_json: RefCell::new(resource.into()),
                 shut_down: Cell::new(false),
                 keepalive_in_flight: Cell::new(0),
+                keepalive_bytes_in_flight: Cell::new(0),
+                hurry: RefCell::new(None),
                 stats: Cell::new(ExportStats::default()),
             }),
         }
@@ -177,14 +197,33 @@ impl SpanExporter for OtlpHttpExporter {
         if self.inner.shut_down.get() {
             return Box::pin(async { Err(ExportError::AlreadyShutdown) });
         }
-        let resource = Rc::clone(&self.inner.resource_json.borrow());
+        let Ok(resource) = self.inner.resource_json.try_borrow().map(|r| Rc::clone(&r)) else {
+            return Box::pin(async { Err(ExportError::Failed("the exporter is busy".into())) });
+        };
+        let inner = Rc::clone(&self.inner);
         match mode {
             ExportMode::Normal => {
                 let body = otlp_json::encode_request(&resource, &batch);
-                drop(batch);
-                let inner = Rc::clone(&self.inner);
+                let hurry = Signal::default();
+                if let Ok(mut slot) = inner.hurry.try_borrow_mut() {
+                    *slot = Some(hurry.clone());
+                }
                 Box::pin(async move {
-                    let result = imp::send_with_retries(&inner, body).await;
+                    let result = match sync::race(imp::send_with_retries(&inner, body), hurry.raised()).await
+                    {
+                        Either::Left(result) => result,
+                        Either::Right(()) => {
+                            // The page is going away: the request (if any) was aborted by the
+                            // drop above, and the batch leaves the way an unload does.
+                            inner.count(|s| s.hurried_exports += 1);
+                            let chunks =
+                                otlp_json::encode_chunks(&resource, &batch, KEEPALIVE_MAX_BODY_BYTES);
+                            imp::send_for_unload(&inner, chunks)
+                        }
+                    };
+                    if let Ok(mut slot) = inner.hurry.try_borrow_mut() {
+                        *slot = None;
+                    }
                     if result.is_err() {
                         inner.count(|s| s.failed_exports += 1);
                     }
@@ -194,8 +233,17 @@ impl SpanExporter for OtlpHttpExporter {
             ExportMode::Unload => {
                 let chunks = otlp_json::encode_chunks(&resource, &batch, KEEPALIVE_MAX_BODY_BYTES);
                 drop(batch);
-                imp::send_for_unload(Rc::clone(&self.inner), chunks)
+                let result = imp::send_for_unload(&inner, chunks);
+                Box::pin(async move { result })
             }
+        }
+    }
+
+    fn hurry(&self) {
+        if let Ok(slot) = self.inner.hurry.try_borrow()
+            && let Some(signal) = slot.as_ref()
+        {
+            signal.raise();
         }
     }
 
@@ -212,18 +260,17 @@ impl SpanExporter for OtlpHttpExporter {
 
 #[cfg(target_arch = "wasm32")]
 mod imp {
-    use std::collections::VecDeque;
     use std::rc::Rc;
 
     use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_futures::JsFuture;
 
-    use super::{Inner, KEEPALIVE_MAX_BODY_BYTES, KEEPALIVE_MAX_IN_FLIGHT};
+    use super::{Inner, KEEPALIVE_BUDGET_BYTES, KEEPALIVE_MAX_IN_FLIGHT};
     use crate::error::ExportError;
     use crate::export::retry::{Verdict, parse_retry_after, verdict_for_status};
     use crate::platform::{fetch, random, timer};
     use crate::report::{self, Problem};
-    use crate::sync::{self, Either, LocalBoxFuture};
+    use crate::sync::{self, Either};
 
     /// The result of one request: the response, or why there was none.
     enum Sent {
@@ -276,20 +323,38 @@ mod imp {
         }
     }
 
+    /// Aborts its request when dropped before [`disarm`](Self::disarm): an export that is
+    /// abandoned (timed out, hurried) leaves nothing running.
+    struct AbortOnDrop(Option<web_sys::AbortController>);
+
+    impl AbortOnDrop {
+        fn disarm(mut self) {
+            self.0 = None;
+        }
+    }
+
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            if let Some(controller) = self.0.take() {
+                controller.abort();
+            }
+        }
+    }
+
     async fn send_once(inner: &Inner, body: &str) -> Sent {
         let (promise, controller) = match start(inner, body, false) {
             Ok(started) => started,
             Err(e) => return Sent::NoResponse(e),
         };
+        let guard = AbortOnDrop(controller);
         let timeout_ms = inner.timeout.as_millis().min(u32::MAX as u128) as u32;
         match sync::race(settle(promise), timer::sleep(timeout_ms)).await {
-            Either::Left(sent) => sent,
-            Either::Right(()) => {
-                if let Some(controller) = controller {
-                    controller.abort();
-                }
-                Sent::NoResponse(format!("no answer within {timeout_ms} ms"))
+            Either::Left(sent) => {
+                guard.disarm();
+                sent
             }
+            // The guard aborts the request as it goes.
+            Either::Right(()) => Sent::NoResponse(format!("no answer within {timeout_ms} ms")),
         }
     }
 
@@ -371,73 +436,72 @@ mod imp {
         }
     }
 
-    /// Starts as many keepalive requests as the budget allows right now; the rest follow.
-    pub(super) fn send_for_unload(
-        inner: Rc<Inner>,
-        chunks: Vec<String>,
-    ) -> LocalBoxFuture<'static, Result<(), ExportError>> {
-        let mut waiting: VecDeque<String> = chunks.into();
-        let mut started = VecDeque::new();
-        while let Some(body) = waiting.front() {
-            if body.len() > KEEPALIVE_MAX_BODY_BYTES
-                || inner.keepalive_in_flight.get() >= KEEPALIVE_MAX_IN_FLIGHT
-            {
-                break;
+    /// Starts every request now: the newest bodies that fit the keepalive budget with
+    /// `keepalive`, the rest without. Outcomes are counted and reported in the background.
+    pub(super) fn send_for_unload(inner: &Rc<Inner>, chunks: Vec<String>) -> Result<(), ExportError> {
+        let mut keepalive = vec![false; chunks.len()];
+        let mut budget = KEEPALIVE_BUDGET_BYTES.saturating_sub(inner.keepalive_bytes_in_flight.get());
+        let mut slots = KEEPALIVE_MAX_IN_FLIGHT.saturating_sub(inner.keepalive_in_flight.get());
+        for (i, body) in chunks.iter().enumerate().rev() {
+            if slots > 0 && body.len() <= budget {
+                keepalive[i] = true;
+                budget -= body.len();
+                slots -= 1;
             }
-            let Some(body) = waiting.pop_front() else { break };
-            started.push_back(start_unload_request(&inner, body));
         }
-        Box::pin(async move {
-            let mut result = Ok(());
-            while let Some(request) = started.pop_front() {
-                if let Err(e) = request.await {
-                    result = Err(e);
-                }
-                if let Some(body) = waiting.pop_front() {
-                    started.push_back(start_unload_request(&inner, body));
-                }
+        let overflow = keepalive.iter().filter(|k| !**k).count() as u64;
+        if overflow > 0 {
+            inner.count(|s| s.unload_overflow_requests += overflow);
+            report::warn(Problem::ExportFailed, || {
+                format!(
+                    "the page was hidden with more spans than the browser's 64 KiB keepalive budget: \
+                     {overflow} older requests were sent without keepalive and are lost if the page unloads"
+                )
+            });
+        }
+        let mut result = Ok(());
+        for (body, keepalive) in chunks.into_iter().zip(keepalive) {
+            if let Err(e) = start_unload_request(inner, body, keepalive) {
+                result = Err(e);
             }
-            if result.is_err() {
-                inner.count(|s| s.failed_exports += 1);
-            }
-            result
-        })
+        }
+        result
     }
 
-    /// Starts one request now (keepalive when it fits) and returns a future for its outcome.
-    /// If the browser refuses the keepalive request (budget exhausted), it is sent again
-    /// without keepalive: a page that is only hidden still delivers it.
-    fn start_unload_request(
-        inner: &Rc<Inner>,
-        body: String,
-    ) -> LocalBoxFuture<'static, Result<(), ExportError>> {
-        let keepalive = body.len() <= KEEPALIVE_MAX_BODY_BYTES
-            && inner.keepalive_in_flight.get() < KEEPALIVE_MAX_IN_FLIGHT;
-        let started = start(inner, &body, keepalive);
-        if keepalive && started.is_ok() {
+    /// Starts one request now and follows it in the background. If the browser refuses the
+    /// keepalive request (its budget taken by the page's own keepalive requests), it is sent
+    /// again without keepalive: a page that is only hidden still delivers it.
+    fn start_unload_request(inner: &Rc<Inner>, body: String, keepalive: bool) -> Result<(), ExportError> {
+        let (promise, _) = start(inner, &body, keepalive).map_err(ExportError::Failed)?;
+        let bytes = body.len();
+        if keepalive {
             inner.keepalive_in_flight.set(inner.keepalive_in_flight.get() + 1);
+            inner.keepalive_bytes_in_flight.set(inner.keepalive_bytes_in_flight.get() + bytes);
         }
         let inner = Rc::clone(inner);
-        Box::pin(async move {
-            let sent = match started {
-                Ok((promise, _)) => settle(promise).await,
-                Err(e) => Sent::NoResponse(e),
-            };
+        sync::spawn(async move {
+            let sent = settle(promise).await;
             if keepalive {
                 inner.keepalive_in_flight.set(inner.keepalive_in_flight.get().saturating_sub(1));
+                inner
+                    .keepalive_bytes_in_flight
+                    .set(inner.keepalive_bytes_in_flight.get().saturating_sub(bytes));
             }
             let sent = match sent {
                 Sent::NoResponse(_) if keepalive => send_once(&inner, &body).await,
                 other => other,
             };
-            match sent {
-                Sent::Response(r) if (200..300).contains(&r.status()) => Ok(()),
-                Sent::Response(r) => {
-                    Err(ExportError::Rejected { status: r.status(), message: text(&r).await })
-                }
-                Sent::NoResponse(reason) => Err(ExportError::Failed(reason)),
-            }
-        })
+            let error = match sent {
+                Sent::Response(r) if (200..300).contains(&r.status()) => return,
+                Sent::Response(r) => ExportError::Rejected { status: r.status(), message: text(&r).await },
+                Sent::NoResponse(reason) => ExportError::Failed(reason),
+            };
+            inner.count(|s| s.failed_exports += 1);
+            report::warn(Problem::ExportFailed, || {
+                format!("spans sent on page hide were not accepted: {error}")
+            });
+        });
+        Ok(())
     }
 }
 
@@ -447,7 +511,6 @@ mod imp {
 
     use super::Inner;
     use crate::error::ExportError;
-    use crate::sync::LocalBoxFuture;
 
     const NOT_A_BROWSER: &str =
         "the OTLP/HTTP exporter sends with the browser's fetch and runs only in wasm32";
@@ -456,10 +519,7 @@ mod imp {
         Err(ExportError::Failed(NOT_A_BROWSER.into()))
     }
 
-    pub(super) fn send_for_unload(
-        _inner: Rc<Inner>,
-        _chunks: Vec<String>,
-    ) -> LocalBoxFuture<'static, Result<(), ExportError>> {
-        Box::pin(async { Err(ExportError::Failed(NOT_A_BROWSER.into())) })
+    pub(super) fn send_for_unload(_inner: &Rc<Inner>, _chunks: Vec<String>) -> Result<(), ExportError> {
+        Err(ExportError::Failed(NOT_A_BROWSER.into()))
     }
 }

@@ -2,13 +2,18 @@
 //!
 //! ```text
 //!  on_end ─▶ queue (≤ max_queue_size; overflow dropped + counted)
-//!              │ first span arms a timer (scheduled_delay) ─┐
-//!              │ queue ≥ max_export_batch_size ─────────────┼─▶ export loop: batches of
-//!              │ force_flush() ─────────────────────────────┘   ≤ max_export_batch_size, one at
-//!              │                                                a time, each ≤ export_timeout
-//!              └ page hidden / pagehide ─▶ everything now, ExportMode::Unload (keepalive);
+//!              │ timer (scheduled_delay, armed by the first span after an export) ─┐
+//!              │ queue ≥ max_export_batch_size ─────────────────────────────────────┼─▶ export loop
+//!              │ force_flush() ─────────────────────────────────────────────────────┘
+//!              └ page hidden / pagehide ─▶ the pending export hurries (its batch goes out with
+//!                                          keepalive), then everything queued, ExportMode::Unload;
 //!                                          spans ending while hidden follow at once
 //! ```
+//!
+//! The export loop calls the exporter one export at a time, never concurrently (the
+//! OpenTelemetry rule): each export is bounded by `export_timeout`, and the loop goes on
+//! only while a full batch is waiting, a flush is waiting, or the page is hidden. Whatever is
+//! left then leaves `scheduled_delay` after that export completed.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -160,8 +165,10 @@ impl SpanProcessor for BatchSpanProcessor {
 }
 
 impl State {
+    /// Arms the batch timer unless it is armed or an export is running (the loop re-arms it
+    /// for what is left when it finishes).
     fn arm_timer(state: &Rc<State>) {
-        if state.timer_armed.replace(true) || state.exporting.get() {
+        if state.exporting.get() || state.timer_armed.replace(true) {
             return;
         }
         let generation = state.timer_generation.get();
@@ -176,7 +183,7 @@ impl State {
     }
 
     fn start_export(state: &Rc<State>) {
-        // A pending timer is now stale: the export loop takes everything queued.
+        // A pending timer is now stale: the export loop takes what is queued.
         state.timer_armed.set(false);
         state.timer_generation.set(state.timer_generation.get().wrapping_add(1));
         if state.exporting.replace(true) {
@@ -185,24 +192,50 @@ impl State {
         sync::drive(State::export_loop(Rc::clone(state)));
     }
 
+    /// Whether the loop should export again right away rather than wait for the timer.
+    fn more_now(&self) -> bool {
+        let queued = self.queue.try_borrow().map(|q| (q.len(), q.max_batch())).unwrap_or((0, 1));
+        queued.0 > 0 && (self.page_hidden.get() || self.waiters.is_waiting() || queued.0 >= queued.1)
+    }
+
     async fn export_loop(state: Rc<State>) {
         let timeout_ms = state.config.export_timeout.as_millis().min(u32::MAX as u128) as u32;
         let mut result = Ok(());
         loop {
-            let batch = state.queue.try_borrow_mut().ok().and_then(|mut q| q.take_batch());
-            let Some(batch) = batch else { break };
-            let export = state.exporter.export(batch, ExportMode::Normal);
+            let hidden = state.page_hidden.get();
+            let batch = state
+                .queue
+                .try_borrow_mut()
+                .ok()
+                .map(|mut q| if hidden { q.take_all() } else { q.take_batch().unwrap_or_default() })
+                .unwrap_or_default();
+            if batch.is_empty() {
+                break;
+            }
+            let mode = if hidden { ExportMode::Unload } else { ExportMode::Normal };
+            let export = state.exporter.export(batch, mode);
             let outcome = match sync::race(export, crate::platform::timer::sleep(timeout_ms)).await {
                 Either::Left(outcome) => outcome,
+                // Dropping the export aborts its request and any retry it had planned.
                 Either::Right(()) => Err(ExportError::Timeout(timeout_ms)),
             };
             if let Err(e) = outcome {
                 report::warn(Problem::ExportFailed, || format!("spans were not exported: {e}"));
                 result = Err(e);
             }
+            if !state.more_now() {
+                break;
+            }
         }
         state.exporting.set(false);
         state.waiters.notify(&result);
+        if !state.shut_down.get() && state.queue.try_borrow().map(|q| !q.is_empty()).unwrap_or(false) {
+            if state.page_hidden.get() {
+                State::start_export(&state);
+            } else {
+                State::arm_timer(&state);
+            }
+        }
     }
 
     fn page_hidden(state: &Rc<State>) {
@@ -230,24 +263,21 @@ impl State {
         });
     }
 
-    /// Hands everything queued to the exporter in unload mode. The exporter starts its
-    /// `keepalive` requests synchronously, before this returns to the event loop.
+    /// Sends everything queued in unload mode, starting the requests before this returns. An
+    /// export already pending is told to hurry (its batch leaves with keepalive too); the loop
+    /// running it then takes the queue in unload mode, so the exporter is never called twice
+    /// at once.
     fn send_for_unload(state: &Rc<State>) {
         if state.shut_down.get() {
             return;
         }
-        let spans = state.queue.try_borrow_mut().map(|mut q| q.take_all()).unwrap_or_default();
-        if spans.is_empty() {
+        if state.exporting.get() {
+            state.exporter.hurry();
             return;
         }
-        let export = state.exporter.export(spans, ExportMode::Unload);
-        sync::drive(async move {
-            if let Err(e) = export.await {
-                report::warn(Problem::ExportFailed, || {
-                    format!("spans sent on page hide were not accepted: {e}")
-                });
-            }
-        });
+        if state.queue.try_borrow().map(|q| !q.is_empty()).unwrap_or(false) {
+            State::start_export(state);
+        }
     }
 }
 
@@ -309,5 +339,42 @@ mod tests {
         assert_eq!(exporter.exports(), vec![(ExportMode::Unload, 1)]);
         processor.on_end(test_span("after"));
         assert_eq!(exporter.exports(), vec![(ExportMode::Unload, 1), (ExportMode::Unload, 1)]);
+    }
+
+    #[test]
+    fn page_hide_during_a_pending_export_waits_for_it_instead_of_exporting_concurrently() {
+        let exporter = InMemoryExporter::default();
+        let processor = processor(&exporter, 100, 2);
+        exporter.set_paused(true);
+        processor.on_end(test_span("a"));
+        processor.on_end(test_span("b"));
+        assert_eq!(exporter.exports(), vec![(ExportMode::Normal, 2)]);
+        processor.on_end(test_span("c"));
+        processor.flush_for_unload();
+        assert_eq!(exporter.exports(), vec![(ExportMode::Normal, 2)], "a second export ran concurrently");
+        exporter.set_paused(false);
+        // The pending export resolved: the loop hands the rest over in unload mode.
+        assert_eq!(exporter.exports(), vec![(ExportMode::Normal, 2), (ExportMode::Unload, 1)]);
+    }
+
+    #[test]
+    fn what_is_left_after_an_export_waits_for_the_timer_which_is_armed_again() {
+        let exporter = InMemoryExporter::default();
+        let processor = processor(&exporter, 100, 10);
+        let state = Rc::clone(&processor.state);
+        exporter.set_paused(true);
+        processor.on_end(test_span("a"));
+        State::start_export(&state); // what the timer does
+        processor.on_end(test_span("b")); // ends while the export is pending
+        assert!(!state.timer_armed.get(), "a timer armed during an export would never be re-armed");
+        exporter.set_paused(false);
+        assert_eq!(exporter.exports(), vec![(ExportMode::Normal, 1)], "b waits for the timer");
+        assert!(!state.exporting.get());
+        assert!(state.timer_armed.get(), "the timer is armed again for what is left");
+        let generation = state.timer_generation.get();
+        processor.on_end(test_span("c"));
+        assert_eq!(state.timer_generation.get(), generation, "one timer for the queue");
+        poll_now(processor.force_flush()).expect("flush");
+        assert_eq!(exporter.exports(), vec![(ExportMode::Normal, 1), (ExportMode::Normal, 2)]);
     }
 }

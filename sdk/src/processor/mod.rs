@@ -95,6 +95,10 @@ impl FlushWaiters {
         })
     }
 
+    fn is_waiting(&self) -> bool {
+        self.0.try_borrow().map(|w| w.iter().any(|tx| !tx.is_abandoned())).unwrap_or(false)
+    }
+
     fn notify(&self, result: &Result<(), ExportError>) {
         let waiters = self.0.try_borrow_mut().map(|mut w| std::mem::take(&mut *w)).unwrap_or_default();
         for waiter in waiters {
