@@ -10,21 +10,32 @@
 //! `AWS_XRAY_URL` (the seed's dynamic naming), `user_id` and `route` annotations, and the
 //! local sampling rules of `aws/json/xray.json` ([`sampling`]).
 //!
+//! Where the translator would lose a segment or claim what the span does not say, this module
+//! works around it on both sides: [`SegmentShaping`] adjusts the spans before translation (URLs
+//! cut to X-Ray's limit, 4xx/5xx as ERROR so `error`/`throttle`/`fault` are set), and
+//! [`DaemonClient`] corrects the documents after it (no `x_forwarded_for` for a client address
+//! that is the connection's peer, no Elastic Beanstalk version off Beanstalk).
+//!
+//! ```text
+//!  span ─▶ SegmentShaping ─▶ SegmentTranslator (opentelemetry-aws) ─▶ DaemonClient ─▶ UDP daemon
+//! ```
+//!
 //! | variable | meaning |
 //! |---|---|
 //! | `AWS_XRAY_DAEMON_ADDRESS` | enables X-Ray: the daemon's UDP address, e.g. `127.0.0.1:2000` |
 //! | `AWS_XRAY_URL` | a host pattern (`*`, `?` wildcards); matching requests name their segment after the host |
 //! | `AWS_XRAY_SAMPLING_RULES` | a rule file (e.g. `aws/json/xray.json`) applied, parent-based, as the sampler |
 
+mod daemon;
 pub mod sampling;
 mod shaping;
 
 use std::net::SocketAddr;
 
+pub use daemon::DaemonClient;
 pub use sampling::{RuleError, SamplingRule, XraySampler};
-pub use shaping::SegmentShaping;
+pub use shaping::{MAX_URL_LEN, SegmentShaping};
 
-use opentelemetry_aws::xray_exporter::daemon_client::XrayDaemonClient;
 use opentelemetry_aws::xray_exporter::{SegmentTranslator, XrayExporter};
 
 /// X-Ray settings from the environment.
@@ -36,13 +47,14 @@ pub struct XrayConfig {
     pub url_pattern: Option<String>,
 }
 
-/// The X-Ray exporter: segment shaping in front of `opentelemetry-aws`'s daemon client.
+/// The X-Ray exporter: segment shaping, `opentelemetry-aws`'s translator, then the daemon client.
 pub fn exporter(
     config: &XrayConfig,
     service_name: &str,
-) -> std::io::Result<SegmentShaping<XrayExporter<XrayDaemonClient>>> {
-    let client = XrayDaemonClient::new(config.daemon)?;
-    // Attributes not mapped to a segment field travel as metadata.
+) -> std::io::Result<SegmentShaping<XrayExporter<DaemonClient>>> {
+    let client = DaemonClient::new(config.daemon)?;
+    // Attributes not mapped to a segment field travel as metadata (`DaemonClient` reads
+    // `network.peer.address` there).
     let exporter = XrayExporter::new(client).with_translator(SegmentTranslator::new().metadata_all_attrs());
     Ok(SegmentShaping::new(exporter, config.url_pattern.clone(), service_name.to_owned()))
 }
