@@ -1,8 +1,10 @@
 //! The SERVER span around every API request, continuing the browser's trace, and the
 //! `Server-Timing` header the browser's latency split and clock-skew estimate read.
 //!
-//! - The W3C `traceparent`/`tracestate` and `baggage` are extracted; a malformed or hostile
-//!   header is ignored by the propagator and the request starts a new root trace.
+//! - The W3C `traceparent`/`tracestate` and `baggage` are extracted by otel-web's propagators,
+//!   the strict parsers the browser uses too (see [`crate::telemetry::propagator`]): a malformed
+//!   `traceparent`, or more than one, starts a new root trace; several `tracestate` fields are
+//!   read as one list, and an invalid list is dropped while the `traceparent` is kept.
 //! - The span is named `METHOD route` (`GET /api/activities/home`) and carries the HTTP
 //!   semantic-convention attributes; 5xx responses set status ERROR (4xx do not, for servers).
 //! - `client.address` is the address a proxy reports (`Forwarded`, `X-Forwarded-For`) when there
@@ -38,7 +40,21 @@ impl Extractor for HeaderExtractor<'_> {
     fn keys(&self) -> Vec<&str> {
         self.0.keys().map(|k| k.as_str()).collect()
     }
+
+    /// Every field named `key`, in order. A value that is not text stays in the list as U+FFFD,
+    /// which no W3C parser accepts: it still counts as a second `traceparent`, and still makes a
+    /// `tracestate` list invalid, instead of silently disappearing.
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        let values: Vec<&str> = self
+            .0
+            .get_all(key)
+            .iter()
+            .map(|v| std::str::from_utf8(v.as_bytes()).unwrap_or("\u{fffd}"))
+            .collect();
+        (!values.is_empty()).then_some(values)
+    }
 }
+
 
 /// `network.protocol.version` for an HTTP version, without formatting per request.
 fn protocol_version(version: axum::http::Version) -> &'static str {

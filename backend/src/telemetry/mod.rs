@@ -20,10 +20,10 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider, TracerProviderBuilder,
 };
+use otel_web::propagation::{BaggagePropagator, TraceContextPropagator};
 use thiserror::Error;
 
 pub use console::ConsoleExporter;
@@ -44,6 +44,11 @@ pub type Propagator = Arc<dyn TextMapPropagator + Send + Sync>;
 
 /// The propagators: W3C trace context and baggage, and AWS X-Ray's `X-Amzn-Trace-Id` (accepted
 /// alongside, so a request traced by an X-Ray client continues too).
+///
+/// The W3C ones are otel-web's, the code that writes the browser's headers, so both sides parse
+/// them alike and strictly (opentelemetry_sdk's `TraceContextPropagator` reads each field with
+/// `from_str_radix` and continues a 31-digit trace id or a `+`-signed field). X-Ray's is
+/// opentelemetry-aws's; a valid `traceparent` wins over it, being extracted later.
 pub fn propagator() -> Propagator {
     let parts: Vec<Box<dyn TextMapPropagator + Send + Sync>> = vec![
         Box::new(opentelemetry_aws::trace::XrayPropagator::new()),
