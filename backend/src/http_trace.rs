@@ -6,7 +6,9 @@
 //!   `traceparent`, or more than one, starts a new root trace; several `tracestate` fields are
 //!   read as one list, and an invalid list is dropped while the `traceparent` is kept.
 //! - The span is named `METHOD route` (`GET /api/activities/home`) and carries the HTTP
-//!   semantic-convention attributes; 5xx responses set status ERROR (4xx do not, for servers).
+//!   semantic-convention attributes, `url.query` among them when there is one (with the values of
+//!   the parameters semconv names as sensitive replaced by `REDACTED`); 5xx responses set status
+//!   ERROR (4xx do not, for servers).
 //! - `client.address` is the address a proxy reports (`Forwarded`, `X-Forwarded-For`) when there
 //!   is one, else the connection's peer; `network.peer.address` is always the peer.
 //! - `Server-Timing: app;dur=<ms>, otelweb-ts;desc="<epoch ms when the request arrived>"` is
@@ -29,6 +31,9 @@ use crate::state::AppState;
 
 /// Longest `user_agent.original` recorded.
 const MAX_USER_AGENT_LEN: usize = 512;
+/// Query parameters whose values `url.query` never carries (HTTP semconv: "query string values
+/// for the following keys SHOULD be redacted by default").
+const SENSITIVE_QUERY_PARAMS: [&str; 4] = ["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
 
 struct HeaderExtractor<'a>(&'a HeaderMap);
 
@@ -55,6 +60,24 @@ impl Extractor for HeaderExtractor<'_> {
     }
 }
 
+/// The query for `url.query`, with the values of [`SENSITIVE_QUERY_PARAMS`] replaced by
+/// `REDACTED`; everything else as the client sent it.
+fn redacted_query(query: &str) -> String {
+    let mut out = String::with_capacity(query.len());
+    for (i, param) in query.split('&').enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        match param.split_once('=') {
+            Some((name, _)) if SENSITIVE_QUERY_PARAMS.contains(&name) => {
+                out.push_str(name);
+                out.push_str("=REDACTED");
+            }
+            _ => out.push_str(param),
+        }
+    }
+    out
+}
 
 /// `network.protocol.version` for an HTTP version, without formatting per request.
 fn protocol_version(version: axum::http::Version) -> &'static str {
@@ -111,6 +134,9 @@ pub async fn trace_request(State(state): State<AppState>, request: Request, next
         KeyValue::new("url.scheme", "http"),
         KeyValue::new("network.protocol.version", protocol_version(request.version())),
     ];
+    if let Some(query) = request.uri().query().filter(|q| !q.is_empty()) {
+        attributes.push(KeyValue::new("url.query", redacted_query(query)));
+    }
     if let Some(route) = route {
         attributes.push(KeyValue::new("http.route", route));
     }
@@ -174,6 +200,16 @@ pub async fn trace_request(State(state): State<AppState>, request: Request, next
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn sensitive_query_values_are_redacted_and_the_rest_kept_as_sent() {
+        assert_eq!(redacted_query("a=1&b=%20&c"), "a=1&b=%20&c");
+        assert_eq!(
+            redacted_query("Signature=x&sig=&AWSAccessKeyId=k&X-Goog-Signature=g&signature=s&q=sig"),
+            "Signature=REDACTED&sig=REDACTED&AWSAccessKeyId=REDACTED&X-Goog-Signature=REDACTED&signature=s&q=sig"
+        );
+        assert_eq!(redacted_query("&sig=1&&"), "&sig=REDACTED&&");
+    }
 
     #[test]
     fn server_timing_has_the_documented_shape() {

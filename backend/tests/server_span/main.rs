@@ -1,7 +1,8 @@
 //! The SERVER span against the real router on a loopback port, with each request written byte for
 //! byte (header names in any case, repeated fields, bytes that are not text): the W3C
-//! trace-context test suite's cases.
+//! trace-context test suite's cases, and `url.query`.
 
+mod url_query;
 mod w3c_trace_context;
 
 use std::io::{Read, Write};
@@ -13,6 +14,7 @@ use cruddur_backend::config::{Config, OtlpTarget, Protocol};
 use cruddur_backend::db::Db;
 use cruddur_backend::relay::Relay;
 use cruddur_backend::{AppState, app, telemetry};
+use opentelemetry::Value;
 use opentelemetry::trace::SpanKind;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 
@@ -107,4 +109,8 @@ impl Backend {
         assert!(servers.next().is_none(), "one SERVER span per request");
         server
     }
+}
+
+fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
+    span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| &kv.value)
 }
