@@ -128,8 +128,16 @@ async fn network_errors_are_retried_then_reported() {
     provider.tracer("test").start("after").end();
 }
 
+fn span_names(posts: &[serde_json::Value]) -> Vec<String> {
+    posts
+        .iter()
+        .flat_map(|p| spans_of(p["body"].as_str().unwrap_or("{}")))
+        .map(|s| s["name"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
 #[wasm_bindgen_test]
-async fn unload_exports_fit_keepalive_bodies_and_lose_nothing() {
+async fn unload_spends_the_64_kib_keepalive_budget_on_the_newest_spans_and_sends_the_rest() {
     let receiver = Receiver::new("keepalive");
     let exporter = OtlpHttpExporter::builder(receiver.traces_url()).build();
     exporter.set_resource(&Resource::builder().with_service_name("frontend").build());
@@ -141,17 +149,103 @@ async fn unload_exports_fit_keepalive_bodies_and_lose_nothing() {
         span.end();
     }
     let spans = source.finished_spans();
-    exporter.export(spans, ExportMode::Unload).await.expect("delivered");
-    let posts = receiver.posts(3).await;
-    assert!(posts.len() >= 3, "300 spans of ~700 bytes need several keepalive bodies");
-    let mut names = Vec::new();
+    exporter.export(spans, ExportMode::Unload).await.expect("every request started");
+    let stats = exporter.stats();
+    assert!(
+        stats.keepalive_bytes as usize <= otel_web::export::KEEPALIVE_BUDGET_BYTES,
+        "{} keepalive bytes in flight: the browser refuses past 64 KiB",
+        stats.keepalive_bytes
+    );
+    assert!(
+        stats.keepalive_bytes as usize
+            > otel_web::export::KEEPALIVE_BUDGET_BYTES - otel_web::export::KEEPALIVE_MAX_BODY_BYTES,
+        "the budget was not used: {} bytes",
+        stats.keepalive_bytes
+    );
+    let total = stats.requests as usize;
+    assert_eq!(stats.keepalive_requests + stats.unload_overflow_requests, stats.requests);
+    let posts = receiver.posts(total).await;
+    assert_eq!(posts.len(), total, "the page stays: the overflow arrives too");
     for post in &posts {
         let body = post["body"].as_str().expect("body");
         assert!(body.len() <= otel_web::export::KEEPALIVE_MAX_BODY_BYTES, "a body of {} bytes", body.len());
-        names.extend(spans_of(body).into_iter().map(|s| s["name"].as_str().unwrap_or_default().to_owned()));
     }
-    assert_eq!(names.len(), 300);
-    assert_eq!(exporter.stats().keepalive_requests as usize, posts.len());
+    let mut names = span_names(&posts);
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 300, "every span arrives exactly once");
+}
+
+#[wasm_bindgen_test]
+async fn spans_ending_during_a_slow_export_still_leave_on_the_timer() {
+    // Regression (issue #13 item 1): a span that ended while an export was pending left the
+    // timer marked armed forever, so later spans waited for a full batch or page hide.
+    let receiver = Receiver::new("slow-timer");
+    receiver.script(json!([{"status": 200, "body": "{}", "delay_ms": 800}])).await;
+    let exporter = OtlpHttpExporter::builder(receiver.traces_url()).build();
+    let provider = provider(exporter.clone(), Duration::from_millis(100));
+    let tracer = provider.tracer("test");
+    tracer.start("first").end();
+    sleep(300).await; // the first export is now waiting for the slow answer
+    tracer.start("during").end();
+    sleep(900).await; // answered; "during" leaves on the re-armed timer
+    tracer.start("after").end();
+    let posts = receiver.posts(3).await;
+    assert_eq!(span_names(&posts), ["first", "during", "after"]);
+    let gap = posts[2]["received_at_ms"].as_f64().unwrap_or(0.0)
+        - posts[1]["received_at_ms"].as_f64().unwrap_or(0.0);
+    assert!(gap < 2_000.0, "\"after\" waited {gap} ms");
+}
+
+#[wasm_bindgen_test]
+async fn page_hide_sends_a_batch_whose_answer_is_pending_at_once() {
+    let receiver = Receiver::new("hurry-pending");
+    receiver.script(json!([{"status": 200, "body": "{}", "delay_ms": 8000}])).await;
+    let exporter = OtlpHttpExporter::builder(receiver.traces_url()).build();
+    let provider = provider(exporter.clone(), Duration::from_millis(50));
+    let tracer = provider.tracer("test");
+    tracer.start("pending").end();
+    sleep(400).await; // exported; the collector sits on it
+    tracer.start("queued").end();
+    let window = web_sys::window().expect("window");
+    window.dispatch_event(&web_sys::Event::new("pagehide").expect("event")).expect("dispatch");
+    let posts = receiver.posts(3).await;
+    assert_eq!(posts.len(), 3, "the slow request, its keepalive copy and the queued span");
+    let names = span_names(&posts[1..]);
+    assert!(names.contains(&"pending".to_owned()) && names.contains(&"queued".to_owned()), "{names:?}");
+    let stats = exporter.stats();
+    assert_eq!(stats.hurried_exports, 1);
+    assert_eq!(stats.keepalive_requests, 2);
+    show_page(&window);
+}
+
+#[wasm_bindgen_test]
+async fn page_hide_skips_the_retry_backoff_of_a_refused_batch() {
+    let receiver = Receiver::new("hurry-backoff");
+    receiver.script(json!([{"status": 503, "headers": {"retry-after": "20"}, "body": "busy"}])).await;
+    let policy = RetryPolicy { max_backoff: Duration::from_secs(60), ..quick_retries() };
+    let exporter = OtlpHttpExporter::builder(receiver.traces_url()).with_retry_policy(policy).build();
+    let provider = provider(exporter.clone(), Duration::from_millis(50));
+    provider.tracer("test").start("refused").end();
+    sleep(400).await; // refused, now waiting 20 s to retry
+    let window = web_sys::window().expect("window");
+    window.dispatch_event(&web_sys::Event::new("pagehide").expect("event")).expect("dispatch");
+    let posts = receiver.posts(2).await;
+    assert_eq!(posts.len(), 2, "the batch waiting to retry was not sent on page hide");
+    assert_eq!(span_names(&posts[1..]), ["refused"]);
+    assert_eq!(exporter.stats().keepalive_requests, 1);
+    show_page(&window);
+}
+
+/// Back to a visible page, so the processors of later tests batch normally.
+fn show_page(window: &web_sys::Window) {
+    let visible = web_sys::Event::new("visibilitychange").expect("event");
+    window
+        .document()
+        .expect("document")
+        .unchecked_into::<web_sys::EventTarget>()
+        .dispatch_event(&visible)
+        .expect("dispatch");
 }
 
 #[wasm_bindgen_test]

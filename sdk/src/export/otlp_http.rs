@@ -91,6 +91,8 @@ pub struct ExportStats {
     pub retries: u64,
     /// Requests sent with `keepalive`.
     pub keepalive_requests: u64,
+    /// Body bytes sent with `keepalive`.
+    pub keepalive_bytes: u64,
     /// Spans the collector reported as rejected in a `partialSuccess`.
     pub rejected_spans: u64,
     /// Exports that ended in an error.
@@ -308,6 +310,7 @@ mod imp {
             s.requests += 1;
             if keepalive {
                 s.keepalive_requests += 1;
+                s.keepalive_bytes += body.len() as u64;
             }
         });
         Ok((promise, controller))
