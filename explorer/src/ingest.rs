@@ -2,9 +2,15 @@
 //!
 //! `application/json` (OTLP/JSON) or `application/x-protobuf`, optionally
 //! `Content-Encoding: gzip`; answers `200` with an empty `ExportTraceServiceResponse` in the
-//! request's content type. Over [`MAX_BODY_BYTES`] (compressed or not) → 413, another content
-//! type or encoding → 415, an undecodable body → 400 with the reason. A batch is stored whole
-//! or not at all.
+//! request's content type. A batch is stored whole or not at all. Refused, with the reason:
+//!
+//! | status | when |
+//! |---|---|
+//! | 413 | the body is over [`MAX_BODY_BYTES`], compressed or not; or it decodes to more than [`otlp::MAX_ATTRIBUTE_BYTES`] of attributes (each span counting its resource's) |
+//! | 415 | another content type or content encoding |
+//! | 400 | not OTLP, a bad id, or an `arrayValue`/`kvlistValue` nested deeper than [`otlp::MAX_VALUE_DEPTH`] levels |
+//!
+//! Decompressing, decoding and storing run on a blocking thread, never on the async workers.
 
 use std::io::Read;
 
@@ -14,7 +20,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
-use crate::otlp::{self, SpanRecord};
+use crate::otlp::{self, DecodeError, SpanRecord};
 
 /// Largest body accepted, before and after decompression.
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -34,6 +40,9 @@ pub enum IngestError {
     /// 400.
     #[error("{0}")]
     Undecodable(String),
+    /// 400, or 413 for [`DecodeError::TooLarge`].
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
     /// 500.
     #[error("the batch could not be stored: {0}")]
     Store(String),
@@ -46,7 +55,10 @@ impl IntoResponse for IngestError {
             IngestError::ContentType(_) | IngestError::ContentEncoding(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
-            IngestError::Undecodable(_) => StatusCode::BAD_REQUEST,
+            IngestError::Undecodable(_) | IngestError::Decode(DecodeError::Invalid(_)) => {
+                StatusCode::BAD_REQUEST
+            }
+            IngestError::Decode(DecodeError::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let body = serde_json::json!({ "code": status.as_u16(), "message": self.to_string() });
@@ -105,7 +117,7 @@ pub fn decode(encoding: Encoding, body: &[u8]) -> Result<Vec<SpanRecord>, Ingest
         Encoding::Json => otlp::decode_json(body),
         Encoding::Protobuf => otlp::decode_protobuf(body),
     }
-    .map_err(|e| IngestError::Undecodable(e.0))
+    .map_err(IngestError::from)
 }
 
 /// `POST /v1/traces`.
@@ -115,13 +127,15 @@ pub async fn receive(
     body: Body,
 ) -> Result<Response, IngestError> {
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| IngestError::TooLarge)?;
-    let (encoding, body) = read_body(&headers, body)?;
-    let spans = decode(encoding, &body)?;
     let store = state.store.clone();
-    tokio::task::spawn_blocking(move || store.insert(&spans))
-        .await
-        .map_err(|e| IngestError::Store(e.to_string()))?
-        .map_err(|e| IngestError::Store(e.to_string()))?;
+    let (encoding, body) = tokio::task::spawn_blocking(move || {
+        let (encoding, body) = read_body(&headers, body)?;
+        let spans = decode(encoding, &body)?;
+        store.insert(&spans).map_err(|e| IngestError::Store(e.to_string()))?;
+        Ok::<_, IngestError>((encoding, body))
+    })
+    .await
+    .map_err(|e| IngestError::Store(e.to_string()))??;
     if let Some(forwarder) = &state.forwarder {
         forwarder.send(encoding.content_type(), body);
     }

@@ -8,12 +8,17 @@
 //!
 //! Retention keeps at most [`Retention::max_spans`] spans, none older than
 //! [`Retention::max_age`]; the oldest go first.
+//!
+//! One connection behind a `Mutex`. A panic while it is held (a bug in a query's row callback,
+//! say) cannot take the store down: the lock is recovered from poisoning, which is sound because
+//! SQLite keeps the connection consistent by itself — an unfinished transaction rolls back when
+//! its `Transaction` is dropped during the unwind, and a half-read statement is simply reset.
 
 mod queries;
 
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, params};
@@ -38,9 +43,6 @@ pub enum StoreError {
         /// Why.
         source: std::io::Error,
     },
-    /// The connection lock was poisoned by a panic elsewhere.
-    #[error("the store is unavailable after an internal error")]
-    Poisoned,
 }
 
 /// How much the store keeps.
@@ -114,6 +116,7 @@ fn write_attributes(out: &mut Vec<u8>, attributes: &[(String, crate::otlp::AttrV
             AttrValue::Bool(b) => serde_json::to_writer(&mut *out, b),
             AttrValue::Float(f) if f.is_finite() => serde_json::to_writer(&mut *out, f),
             AttrValue::Float(_) => serde_json::to_writer(&mut *out, &Json::Null),
+            AttrValue::Json(json) => serde_json::to_writer(&mut *out, json),
         };
     }
     out.push(b'}');
@@ -177,14 +180,15 @@ impl Store {
         Ok(Self { conn: Mutex::new(conn), retention, spans: AtomicU64::new(count as u64) })
     }
 
-    fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
-        self.conn.lock().map_err(|_| StoreError::Poisoned)
+    /// The connection. Never fails: a lock poisoned by a panic is recovered (see the module docs).
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Stores `spans` in one transaction (a span sent twice replaces itself); returns the number
     /// stored.
     pub fn insert(&self, spans: &[SpanRecord]) -> Result<usize, StoreError> {
-        let mut conn = self.conn()?;
+        let mut conn = self.conn();
         let tx = conn.transaction()?;
         let mut added = 0u64;
         {
@@ -230,7 +234,7 @@ impl Store {
 
     /// Deletes what the retention rules no longer allow; returns how many spans went.
     pub fn enforce_retention(&self, now_ns: i64) -> Result<u64, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.conn();
         let cutoff = now_ns - self.retention.max_age.as_nanos() as i64;
         let mut deleted = conn.execute("DELETE FROM spans WHERE start_ns < ?1", [cutoff])? as u64;
         let count: u64 = conn.query_row("SELECT count(*) FROM spans", [], |r| r.get::<_, i64>(0))? as u64;
@@ -248,7 +252,7 @@ impl Store {
 
     /// Runs `f` with the connection (the query engine reads through this).
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.conn();
         f(&conn).map_err(StoreError::from)
     }
 }
@@ -283,6 +287,23 @@ mod tests {
         store.insert(&[span(1, 2, Some(1), 1, 2)]).expect("insert again");
         assert_eq!(store.span_count(), 2);
         assert_eq!(store.trace(&format!("{:032x}", 1)).expect("trace").len(), 2);
+    }
+
+    #[test]
+    fn a_panic_while_the_store_is_held_does_not_poison_it() {
+        let store = Store::in_memory(Retention::default()).expect("store");
+        store.insert(&[span(1, 1, None, 0, 5)]).expect("insert");
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            store.read(|c| -> rusqlite::Result<()> {
+                let mut stmt = c.prepare("SELECT span_id FROM spans")?;
+                let mut rows = stmt.query([])?;
+                let _ = rows.next()?;
+                panic!("a bug in a row callback");
+            })
+        }));
+        assert!(panicked.is_err(), "the closure panicked");
+        store.insert(&[span(1, 2, Some(1), 1, 2)]).expect("the store still ingests");
+        assert_eq!(store.trace(&format!("{:032x}", 1)).expect("and answers").len(), 2);
     }
 
     #[test]

@@ -161,7 +161,7 @@ impl Store {
                 Ok(TraceSummary {
                     trace_id: r.get(0)?,
                     start_ns: start,
-                    duration_ms: (end - start).max(0) as f64 / 1e6,
+                    duration_ms: end.saturating_sub(start).max(0) as f64 / 1e6,
                     span_count: r.get(3)?,
                     error_count: r.get(4)?,
                     services,

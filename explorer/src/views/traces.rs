@@ -139,8 +139,9 @@ pub async fn waterfall(
 fn render_waterfall(trace_id: &str, spans: &[StoredSpan], selected: Option<&str>) -> Html<String> {
     let t0 = spans.iter().map(|s| s.start_ns).min().unwrap_or(0);
     let t1 = spans.iter().map(|s| s.end_ns).max().unwrap_or(t0);
-    let total = (t1 - t0).max(1) as f64;
-    let x = |ns: i64| LABEL_WIDTH + (ns - t0) as f64 / total * BAR_WIDTH;
+    // In f64: stored times are any i64, and their differences may not fit one.
+    let total = (t1 as f64 - t0 as f64).max(1.0);
+    let x = |ns: i64| LABEL_WIDTH + (ns as f64 - t0 as f64) / total * BAR_WIDTH;
     let order = tree_order(spans);
     let hops = network_hops(spans);
     let selected_index = selected
@@ -258,7 +259,7 @@ fn render_waterfall(trace_id: &str, spans: &[StoredSpan], selected: Option<&str>
             let _ = write!(
                 details,
                 "<dt>+{}</dt><dd>{}</dd>",
-                ms((at - span.start_ns) as f64 / 1e6),
+                ms((at as f64 - span.start_ns as f64) / 1e6),
                 esc(event["name"].as_str().unwrap_or(""))
             );
         }
