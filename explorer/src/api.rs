@@ -2,7 +2,7 @@
 //!
 //! | route | returns |
 //! |---|---|
-//! | `POST /api/query` | runs a query specification → [`QueryResult`] (400 names the bad field) |
+//! | `POST /api/query` | runs a query specification → [`QueryResult`] (400 names the bad field; limits in [`crate::query`]) |
 //! | `GET /api/traces/{trace_id}` | `{trace_id, spans: [...]}` (404 when unknown) |
 //! | `GET /api/traces?limit=&service=` | recent traces |
 //! | `GET /api/queries`, `POST /api/queries` | saved queries (`{name, spec}`) |
@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use crate::AppState;
-use crate::query::{self, Query, QueryError};
+use crate::query::{self, Query, QueryError, QueryResult};
 use crate::store::{SavedQuery, StoreError};
 
 /// Errors of the API.
@@ -32,6 +32,9 @@ pub enum ApiError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A bug: the work panicked (the store stays usable).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl IntoResponse for ApiError {
@@ -52,6 +55,11 @@ impl IntoResponse for ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({ "error": "the store failed" })))
                     .into_response()
             }
+            ApiError::Internal(e) => {
+                eprintln!("explorer: {e}");
+                (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({ "error": "the query failed" })))
+                    .into_response()
+            }
         }
     }
 }
@@ -62,7 +70,7 @@ pub fn now_s() -> i64 {
 }
 
 /// Parses and runs a specification (on a blocking thread: a scan can take a while).
-pub async fn run_spec(state: &AppState, spec: Json) -> Result<(Query, query::QueryResult), ApiError> {
+pub async fn run_spec(state: &AppState, spec: Json) -> Result<(Query, QueryResult), ApiError> {
     let parsed = Query::parse(&spec, now_s())?;
     let store = state.store.clone();
     let q = parsed.clone();
@@ -72,7 +80,7 @@ pub async fn run_spec(state: &AppState, spec: Json) -> Result<(Query, query::Que
         result
     })
     .await
-    .map_err(|e| ApiError::BadRequest(e.to_string()))??;
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok((parsed, result))
 }
 

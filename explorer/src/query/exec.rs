@@ -7,6 +7,10 @@
 //! - Negative filters (`!=`, `does-not-contain`, `does-not-start-with`, `not-in`) match rows
 //!   that *have* the column; combine with `does-not-exist` to include rows that lack it.
 //! - Comparisons are numeric when both sides are numbers, otherwise on the text.
+//!
+//! [`Query::parse`] bounds the time range and the granularity; this module does not rely on it
+//! (a `Query` can be built by hand): its time arithmetic saturates and never divides by zero, so
+//! no query panics while the store is held.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -14,7 +18,7 @@ use rusqlite::types::ValueRef;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
-use super::spec::{Calculation, FilterOp, Op, OrderBy, Query};
+use super::spec::{Calculation, FilterOp, MAX_BUCKETS, Op, OrderBy, Query};
 use crate::store::{Store, StoreError};
 
 /// A column value in a row.
@@ -136,7 +140,7 @@ fn scan(
     store.read(|conn| {
         let mut stmt = conn.prepare(&select)?;
         let mut params: Vec<rusqlite::types::Value> =
-            vec![(query.start_time * 1_000_000_000).into(), (query.end_time * 1_000_000_000).into()];
+            vec![seconds_to_ns(query.start_time).into(), seconds_to_ns(query.end_time).into()];
         params.extend(paths.iter().map(|p| rusqlite::types::Value::from(p.clone())));
         let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
         let mut cells = vec![Cell::Null; columns.len()];
@@ -151,6 +155,11 @@ fn scan(
         }
         Ok(examined)
     })
+}
+
+/// Seconds to nanoseconds, saturating.
+fn seconds_to_ns(seconds: i64) -> i64 {
+    seconds.saturating_mul(1_000_000_000)
 }
 
 fn compare(cell: &Cell, value: &Json) -> Option<std::cmp::Ordering> {
@@ -359,8 +368,9 @@ pub fn run(store: &Store, query: &Query) -> Result<QueryResult, StoreError> {
         query.calculations.iter().enumerate().filter(|(_, c)| c.op == Op::Heatmap).map(|(i, _)| i).collect();
     let mut groups: HashMap<String, GroupAcc> = HashMap::new();
     let mut matched = 0u64;
-    let granularity_ns = query.granularity * 1_000_000_000;
-    let origin_ns = query.start_time * 1_000_000_000;
+    let granularity = query.granularity.max(1);
+    let granularity_ns = seconds_to_ns(granularity);
+    let origin_ns = seconds_to_ns(query.start_time);
     let examined = scan(store, query, &columns, |start, cells| {
         if !passes(query, &filter_at, cells) {
             return;
@@ -374,7 +384,9 @@ pub fn run(store: &Store, query: &Query) -> Result<QueryResult, StoreError> {
             series: BTreeMap::new(),
             heat: vec![Vec::new(); heat_calcs.len()],
         });
-        let bucket = query.start_time + (start - origin_ns) / granularity_ns * query.granularity;
+        let bucket = query
+            .start_time
+            .saturating_add((start.saturating_sub(origin_ns) / granularity_ns).saturating_mul(granularity));
         let series = group
             .series
             .entry(bucket)
@@ -459,7 +471,10 @@ pub fn run(store: &Store, query: &Query) -> Result<QueryResult, StoreError> {
             })
             .collect()
     };
-    let times: Vec<i64> = (query.start_time..query.end_time).step_by(query.granularity as usize).collect();
+    let times: Vec<i64> = (query.start_time..query.end_time)
+        .step_by(usize::try_from(granularity).unwrap_or(usize::MAX))
+        .take(MAX_BUCKETS as usize + 1)
+        .collect();
     let mut results = Vec::new();
     let mut series = Vec::new();
     let mut heatmaps = Vec::new();
@@ -475,7 +490,7 @@ pub fn run(store: &Store, query: &Query) -> Result<QueryResult, StoreError> {
                 &query.calculations[calc].label(),
                 group_map.clone(),
                 &times,
-                query.granularity,
+                granularity,
                 &group.heat[h],
             ));
         }
@@ -524,7 +539,7 @@ fn heatmap(
     let mut counts = vec![vec![0u64; HEATMAP_BUCKETS]; times.len()];
     let first = times.first().copied().unwrap_or(0);
     for (time, x) in points {
-        let t = ((time - first) / granularity.max(1)) as usize;
+        let t = usize::try_from(time.saturating_sub(first) / granularity.max(1)).unwrap_or(usize::MAX);
         let v = (((x - min) / width) as usize).min(HEATMAP_BUCKETS - 1);
         if let Some(row) = counts.get_mut(t) {
             row[v] += 1;
@@ -555,7 +570,7 @@ pub fn matching_traces(
         .filter_map(|(k, v)| columns.iter().position(|c| c == k).map(|i| (i, v.clone())))
         .collect();
     let cell_at = cell.map(|(t0, t1, column, lo, hi)| {
-        (t0 * 1_000_000_000, t1 * 1_000_000_000, position(&columns, column), lo, hi)
+        (seconds_to_ns(t0), seconds_to_ns(t1), position(&columns, column), lo, hi)
     });
     let mut found: Vec<(i64, String)> = Vec::new();
     scan(store, query, &columns, |start, cells| {

@@ -11,7 +11,17 @@
 //!
 //! Columns are every attribute (resource and span) plus `duration_ms`, `name`, `service.name`,
 //! `span.kind`, `span.status_code`, `error`, `trace.trace_id`, `trace.span_id` and
-//! `trace.parent_id` (so "root spans" is `trace.parent_id does-not-exist`).
+//! `trace.parent_id` (so "root spans" is `trace.parent_id does-not-exist`). Array and map
+//! attributes (`arrayValue`, `kvlistValue`) are compared and grouped as their JSON text.
+//!
+//! Limits, each refused with 400 naming the field:
+//!
+//! | field | accepted |
+//! |---|---|
+//! | `time_range`, `end_time − start_time` | 1 s to [`MAX_TIME_RANGE`] (366 days) |
+//! | `start_time`, `end_time` | 0 to [`MAX_TIMESTAMP`] seconds since the epoch |
+//! | `granularity` | `time range / `[`MAX_BUCKETS`] (rounded up) to `time range / `[`MIN_BUCKETS`], at least 1 s: 10 to 1000 buckets, as Honeycomb |
+//! | `limit` | 1 to [`MAX_LIMIT`] |
 
 mod exec;
 mod spec;
@@ -20,8 +30,8 @@ pub use exec::{
     Cell, GroupResult, HEATMAP_BUCKETS, Heatmap, Meta, QueryResult, SeriesPoint, matching_traces, run,
 };
 pub use spec::{
-    Calculation, Compare, DEFAULT_TIME_RANGE, Filter, FilterOp, Having, MAX_LIMIT, Op, Order, OrderBy,
-    PERCENTILES, Query, QueryError,
+    Calculation, Compare, DEFAULT_TIME_RANGE, Filter, FilterOp, Having, MAX_BUCKETS, MAX_LIMIT,
+    MAX_TIME_RANGE, MAX_TIMESTAMP, MIN_BUCKETS, Op, Order, OrderBy, PERCENTILES, Query, QueryError,
 };
 
 use serde_json::{Value as Json, json};

@@ -1,5 +1,13 @@
 //! The query specification — the shape Honeycomb's Query API takes — parsed into a validated
 //! [`Query`]. Errors name the offending field (`calculations[1].op`).
+//!
+//! Limits (each refused with a [`QueryError`], 400 at the API):
+//! - `time_range`, and `end_time − start_time`, from 1 s to [`MAX_TIME_RANGE`];
+//! - `start_time` and `end_time` from 0 to [`MAX_TIMESTAMP`] (the last second whose nanoseconds fit
+//!   in an `i64`, in 2262);
+//! - `granularity` from `time range / `[`MAX_BUCKETS`] to `time range / `[`MIN_BUCKETS`] (at
+//!   least 1 s), so a time series has from 10 to 1000 buckets (Honeycomb's rule);
+//! - `limit` from 1 to [`MAX_LIMIT`].
 
 use std::cmp::Ordering;
 
@@ -271,6 +279,15 @@ pub struct Query {
 pub const MAX_LIMIT: usize = 1000;
 /// Default `time_range`, seconds (two hours, as Honeycomb).
 pub const DEFAULT_TIME_RANGE: i64 = 7200;
+/// Longest time range, seconds (366 days).
+pub const MAX_TIME_RANGE: i64 = 366 * 24 * 3600;
+/// Latest `start_time` / `end_time`, seconds since the epoch: its nanoseconds still fit in an `i64`.
+pub const MAX_TIMESTAMP: i64 = i64::MAX / 1_000_000_000;
+/// Most time-series buckets: `granularity` is at least the time range over this.
+pub const MAX_BUCKETS: i64 = 1000;
+/// Fewest time-series buckets (when the range allows): `granularity` is at most the time range
+/// over this.
+pub const MIN_BUCKETS: i64 = 10;
 
 fn string_field<'a>(
     object: &'a Map<String, Json>,
@@ -288,6 +305,16 @@ fn integer_field(object: &Map<String, Json>, key: &str) -> Result<Option<i64>, Q
     match object.get(key) {
         None | Some(Json::Null) => Ok(None),
         Some(v) => v.as_i64().map(Some).ok_or_else(|| err(key, "must be a whole number")),
+    }
+}
+
+/// A time in seconds since the epoch, within what nanosecond timestamps can express.
+fn timestamp(object: &Map<String, Json>, key: &str) -> Result<Option<i64>, QueryError> {
+    match integer_field(object, key)? {
+        Some(t) if !(0..=MAX_TIMESTAMP).contains(&t) => {
+            Err(err(key, format!("must be from 0 to {MAX_TIMESTAMP} seconds since the epoch")))
+        }
+        t => Ok(t),
     }
 }
 
@@ -429,24 +456,54 @@ impl Query {
             Some(_) => return Err(err("limit", format!("must be from 1 to {MAX_LIMIT}"))),
         };
         let time_range = integer_field(object, "time_range")?;
-        if time_range.is_some_and(|t| t <= 0) {
-            return Err(err("time_range", "must be a positive number of seconds"));
+        if time_range.is_some_and(|t| !(1..=MAX_TIME_RANGE).contains(&t)) {
+            return Err(err("time_range", format!("must be from 1 to {MAX_TIME_RANGE} seconds")));
         }
-        let (start_time, end_time) =
-            match (integer_field(object, "start_time")?, integer_field(object, "end_time")?, time_range) {
-                (Some(s), Some(e), _) => (s, e),
-                (Some(s), None, range) => (s, s + range.unwrap_or(DEFAULT_TIME_RANGE)),
-                (None, Some(e), range) => (e - range.unwrap_or(DEFAULT_TIME_RANGE), e),
-                (None, None, range) => (now - range.unwrap_or(DEFAULT_TIME_RANGE), now + 1),
-            };
+        let range = time_range.unwrap_or(DEFAULT_TIME_RANGE);
+        // Both operands are bounded above, so none of these overflow; checked all the same.
+        let (start, end) = (timestamp(object, "start_time")?, timestamp(object, "end_time")?);
+        let explicit = start.is_some() && end.is_some();
+        let (start_time, end_time) = match (start, end) {
+            (Some(s), Some(e)) => (Some(s), Some(e)),
+            (Some(s), None) => (Some(s), s.checked_add(range)),
+            (None, Some(e)) => (e.checked_sub(range), Some(e)),
+            (None, None) => (now.checked_sub(range), now.checked_add(1)),
+        };
+        let in_range = |t: Option<i64>| t.filter(|t| (0..=MAX_TIMESTAMP).contains(t));
+        let start_time = in_range(start_time).ok_or_else(|| {
+            err(
+                "start_time",
+                format!("the query must start from 0 to {MAX_TIMESTAMP} seconds since the epoch"),
+            )
+        })?;
+        let end_time = in_range(end_time).ok_or_else(|| {
+            err("end_time", format!("the query must end from 0 to {MAX_TIMESTAMP} seconds since the epoch"))
+        })?;
         if end_time <= start_time {
             return Err(err("end_time", "must be after start_time"));
         }
         let span = end_time - start_time;
+        if explicit && span > MAX_TIME_RANGE {
+            return Err(err(
+                "end_time",
+                format!("must be at most {MAX_TIME_RANGE} seconds after start_time"),
+            ));
+        }
+        // From span / MAX_BUCKETS (rounded up) to span / MIN_BUCKETS, and at least 1 s.
+        let finest = ((span + MAX_BUCKETS - 1) / MAX_BUCKETS).max(1);
+        let coarsest = (span / MIN_BUCKETS).max(finest);
         let granularity = match integer_field(object, "granularity")? {
-            None => (span / 60).max(1),
-            Some(g) if g >= 1 && span / g <= 1000 => g,
-            Some(_) => return Err(err("granularity", "must be at least 1 s and give at most 1000 buckets")),
+            None => (span / 60).clamp(finest, coarsest),
+            Some(g) if (finest..=coarsest).contains(&g) => g,
+            Some(_) => {
+                return Err(err(
+                    "granularity",
+                    format!(
+                        "must be from {finest} to {coarsest} seconds for this {span} s range \
+                         (from {MIN_BUCKETS} to {MAX_BUCKETS} buckets)"
+                    ),
+                ));
+            }
         };
         Ok(Self {
             calculations,
