@@ -91,7 +91,8 @@ async fn trace_headers_reach_allowlisted_origins_and_no_others() {
         .iter()
         .find(|s| attr(s, "url.full").is_some_and(|u| u.to_string().ends_with("/api/a")))
         .expect("span a");
-    let expected = format!("00-{}-{}-01", span_a.span_context.trace_id(), span_a.span_context.span_id());
+    // Flags 03: sampled, and the trace id is random (W3C Trace Context Level 2).
+    let expected = format!("00-{}-{}-03", span_a.span_context.trace_id(), span_a.span_context.span_id());
     assert_eq!(allowed["headers"]["traceparent"], expected.as_str());
     assert_eq!(allowed["headers"]["baggage"], "user.id=andrew");
     assert_eq!(
@@ -104,6 +105,30 @@ async fn trace_headers_reach_allowlisted_origins_and_no_others() {
     assert_eq!(refused.len(), 1, "no preflight for the non-allowlisted origin: {refused:?}");
     assert!(refused[0]["headers"].get("traceparent").is_none(), "traceparent leaked: {:?}", refused[0]);
     assert!(refused[0]["headers"].get("baggage").is_none(), "baggage leaked");
+}
+
+/// Regression (issue #13 item 2): an invalid `/regex/` entry threw a `SyntaxError` through the
+/// wasm while a fetch was being traced, leaving the fetch unsettled. It is now refused when the
+/// configuration is read, with the entry named, and a valid one is compiled once.
+#[wasm_bindgen_test]
+async fn an_invalid_regex_allowlist_entry_is_a_config_error_and_a_valid_one_matches() {
+    let error = OriginMatcher::parse("/(unclosed/").expect_err("the browser's RegExp refuses it");
+    let message = error.to_string();
+    assert!(message.contains("propagateTraceHeaderCorsUrls") && message.contains("(unclosed"), "{message}");
+    assert!(message.contains("Invalid regular expression"), "the browser's reason is kept: {message}");
+
+    let receiver = Receiver::new("regex-allow");
+    let pattern = format!("/^{}\\/s\\//", receiver_base().replace('/', "\\/").replace('.', "\\."));
+    let (_provider, exporter) = setup(FetchConfig {
+        propagate_to: vec![OriginMatcher::parse(&pattern).expect("a valid pattern")],
+        ..Default::default()
+    });
+    let response = get(&format!("{}/api/r", receiver.base)).await.expect("fetch settles");
+    assert_eq!(response.status(), 200);
+    fetch_spans(&exporter, 1).await;
+    let requests = receiver.requests().await;
+    let request = requests.iter().find(|r| r["path"] == "/api/r" && r["method"] == "GET").expect("request");
+    assert!(request["headers"].get("traceparent").is_some(), "the regex entry did not allow {pattern}");
 }
 
 #[wasm_bindgen_test]
@@ -277,6 +302,82 @@ async fn two_fetches_of_one_url_at_once_each_get_their_own_timing() {
     let mut durations: Vec<f64> = spans.iter().map(|s| s.duration_nanos() as f64 / 1e6).collect();
     durations.sort_by(f64::total_cmp);
     assert!(durations[0] < 150.0 && durations[1] >= 290.0, "each span has its own entry: {durations:?}");
+}
+
+/// Regression (issue #13 item 4): a fetch claimed the earliest entry of its URL that started
+/// after it was called, so when a later fetch of the same URL finished first, the earlier one
+/// took that entry and the two swapped timings and sizes.
+#[wasm_bindgen_test]
+async fn a_later_fetch_of_the_same_url_that_ends_first_keeps_its_own_timing() {
+    let (_provider, exporter) = setup(allow_receiver());
+    let receiver = Receiver::new("same-url-order");
+    let big = 16 << 20;
+    receiver
+        .script(json!([{"status": 200, "body": "a".repeat(1024), "repeat": big / 1024}, {"status": 200, "body": "b".repeat(100)}]))
+        .await;
+    let url = format!("{}/api/same", receiver.base);
+    let uncached = || {
+        let init = web_sys::RequestInit::new();
+        init.set_cache(web_sys::RequestCache::NoStore);
+        web_sys::Request::new_with_str_and_init(&url, &init).expect("request")
+    };
+    // The first response's body is not read yet: the browser stops receiving it when its
+    // buffer is full, so its entry (made at responseEnd) comes after the second fetch's.
+    let first = fetch::fetch(uncached()).await.expect("first headers");
+    let second = fetch::fetch(uncached()).await.expect("second");
+    assert_eq!(text(&second).await.len(), 100);
+    sleep(100).await;
+    assert_eq!(text(&first).await.len(), big);
+    let spans = fetch_spans(&exporter, 2).await;
+    let size = |s: &SpanData| match attr(s, "http.response.body.size") {
+        Some(Value::I64(n)) => *n,
+        other => panic!("no body size: {other:?}"),
+    };
+    let (first_span, second_span) = if spans[0].start_time_unix_nano < spans[1].start_time_unix_nano {
+        (&spans[0], &spans[1])
+    } else {
+        (&spans[1], &spans[0])
+    };
+    assert!(first_span.end_time_unix_nano > second_span.end_time_unix_nano, "the first fetch ended first");
+    assert_eq!(size(first_span), big as i64, "the first fetch got the second one's entry");
+    assert_eq!(size(second_span), 100);
+}
+
+/// The other order: the earlier fetch is slow to answer, the later one is fast; each span's
+/// size and duration are its own.
+#[wasm_bindgen_test]
+async fn an_earlier_slow_fetch_of_the_same_url_keeps_its_own_timing() {
+    let (_provider, exporter) = setup(allow_receiver());
+    let receiver = Receiver::new("same-url-slow-first");
+    receiver
+        .script(json!([
+            {"status": 200, "delay_ms": 300, "body": "s".repeat(10)},
+            {"status": 200, "body": "f".repeat(5_000)}
+        ]))
+        .await;
+    let url = format!("{}/api/same", receiver.base);
+    let uncached = || {
+        let init = web_sys::RequestInit::new();
+        init.set_cache(web_sys::RequestCache::NoStore);
+        web_sys::Request::new_with_str_and_init(&url, &init).expect("request")
+    };
+    let slow = fetch::fetch(uncached());
+    let fast = async {
+        sleep(5).await;
+        fetch::fetch(uncached()).await
+    };
+    let (slow, fast) = futures_join(slow, fast).await;
+    let (_, _) = (text(&slow.expect("slow")).await, text(&fast.expect("fast")).await);
+    let spans = fetch_spans(&exporter, 2).await;
+    for span in &spans {
+        let ms = span.duration_nanos() as f64 / 1e6;
+        let size = attr(span, "http.response.body.size").cloned();
+        if ms >= 290.0 {
+            assert_eq!(size, Some(Value::I64(10)), "the slow fetch has the fast one's size ({ms} ms)");
+        } else {
+            assert_eq!(size, Some(Value::I64(5_000)), "the fast fetch has the slow one's size ({ms} ms)");
+        }
+    }
 }
 
 /// Runs two futures to completion side by side.

@@ -445,7 +445,7 @@ mod tests {
             config.propagate_trace_header_cors_urls,
             vec![
                 OriginMatcher::Exact("http://127.0.0.1:4567".into()),
-                OriginMatcher::Regex("^https:.*".into())
+                OriginMatcher::Regex(crate::fetch::RegexSource::new("^https:.*").expect("valid"))
             ]
         );
         assert!(config.correct_clock_skew);

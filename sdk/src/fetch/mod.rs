@@ -69,7 +69,7 @@ use std::time::Duration;
 use wasm_bindgen::JsValue;
 
 pub use global::{install_global, uninstall_global};
-pub use policy::{OriginMatcher, PropagationPolicy};
+pub use policy::{OriginMatcher, PropagationPolicy, RegexSource};
 
 /// Per-request options.
 #[derive(Debug, Clone, Default, PartialEq)]

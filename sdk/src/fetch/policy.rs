@@ -7,6 +7,8 @@
 
 use crate::error::ConfigError;
 
+const FIELD: &str = "propagateTraceHeaderCorsUrls";
+
 /// One allowlist entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OriginMatcher {
@@ -15,7 +17,30 @@ pub enum OriginMatcher {
     /// A URL prefix (`https://api.example.com/v2/`): matches request URLs that start with it.
     Prefix(String),
     /// A JavaScript regular expression tested against the full request URL.
-    Regex(String),
+    Regex(RegexSource),
+}
+
+/// The source of a JavaScript regular expression that the browser's `RegExp` accepted.
+///
+/// It can only be made by [`RegexSource::new`], which compiles it once with a constructor that
+/// catches the browser's `SyntaxError`, so an allowlist never holds a pattern that would throw
+/// while a fetch is being traced. Natively (unit tests) there is no `RegExp` to ask: every
+/// pattern is accepted and matches nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegexSource(String);
+
+impl RegexSource {
+    /// Checks `pattern` with the browser's `RegExp`; an invalid one is a [`ConfigError`] naming it.
+    pub fn new(pattern: &str) -> Result<Self, ConfigError> {
+        js::compile(pattern).map(|_| Self(pattern.to_owned())).map_err(|reason| {
+            ConfigError::field(FIELD, format!("/{pattern}/ is not a valid regular expression: {reason}"))
+        })
+    }
+
+    /// The pattern, without the surrounding slashes.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl OriginMatcher {
@@ -23,17 +48,19 @@ impl OriginMatcher {
     /// bare origin (no path) is exact, anything else with a path is a prefix.
     pub fn parse(entry: &str) -> Result<Self, ConfigError> {
         let entry = entry.trim();
-        if entry.len() >= 2 && entry.starts_with('/') && entry.ends_with('/') {
-            return Ok(Self::Regex(entry[1..entry.len() - 1].to_owned()));
+        if entry.len() >= 2
+            && let Some(pattern) = entry.strip_prefix('/').and_then(|e| e.strip_suffix('/'))
+        {
+            return RegexSource::new(pattern).map(Self::Regex);
         }
         let Some((scheme, rest)) = entry.split_once("://") else {
             return Err(ConfigError::field(
-                "propagateTraceHeaderCorsUrls",
+                FIELD,
                 format!("{entry:?} is neither an origin (https://host[:port]), a URL prefix, nor a /regex/"),
             ));
         };
         if scheme.is_empty() || rest.is_empty() {
-            return Err(ConfigError::field("propagateTraceHeaderCorsUrls", format!("{entry:?} has no host")));
+            return Err(ConfigError::field(FIELD, format!("{entry:?} has no host")));
         }
         match rest.find('/') {
             None => Ok(Self::Exact(entry.to_ascii_lowercase())),
@@ -41,43 +68,83 @@ impl OriginMatcher {
             Some(_) => Ok(Self::Prefix(entry.to_owned())),
         }
     }
-
-    fn matches(&self, origin: &str, url: &str) -> bool {
-        match self {
-            OriginMatcher::Exact(allowed) => allowed == origin,
-            OriginMatcher::Prefix(prefix) => url.starts_with(prefix.as_str()),
-            OriginMatcher::Regex(pattern) => regex_matches(pattern, url),
-        }
-    }
 }
 
-#[cfg(target_arch = "wasm32")]
-fn regex_matches(pattern: &str, url: &str) -> bool {
-    // The browser's own RegExp: no regex engine compiled into the wasm.
-    js_sys::RegExp::new(pattern, "").test(url)
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-fn regex_matches(_pattern: &str, _url: &str) -> bool {
-    false
-}
-
-/// The allowlist, plus the page's own origin.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The allowlist, plus the page's own origin. Regular expressions are compiled once, here.
+#[derive(Debug, Clone, Default)]
 pub struct PropagationPolicy {
-    allow: Vec<OriginMatcher>,
+    allow: Vec<Compiled>,
+}
+
+#[derive(Debug, Clone)]
+enum Compiled {
+    Exact(String),
+    Prefix(String),
+    Regex(js::RegExp),
 }
 
 impl PropagationPolicy {
     /// A policy allowing the page's origin and `allow`.
     pub fn new(allow: Vec<OriginMatcher>) -> Self {
+        let allow = allow
+            .into_iter()
+            .filter_map(|m| match m {
+                OriginMatcher::Exact(origin) => Some(Compiled::Exact(origin)),
+                OriginMatcher::Prefix(prefix) => Some(Compiled::Prefix(prefix)),
+                OriginMatcher::Regex(source) => js::compile(source.as_str()).ok().map(Compiled::Regex),
+            })
+            .collect();
         Self { allow }
     }
 
     /// Whether a request to `url` (whose origin is `origin`) from a page at `page_origin` may
     /// carry trace headers.
     pub fn allows(&self, page_origin: &str, origin: &str, url: &str) -> bool {
-        (origin == page_origin && origin != "null") || self.allow.iter().any(|m| m.matches(origin, url))
+        (origin == page_origin && origin != "null")
+            || self.allow.iter().any(|m| match m {
+                Compiled::Exact(allowed) => allowed == origin,
+                Compiled::Prefix(prefix) => url.starts_with(prefix.as_str()),
+                Compiled::Regex(regex) => js::test(regex, url),
+            })
+    }
+}
+
+/// The browser's own `RegExp`: no regex engine compiled into the wasm.
+#[cfg(target_arch = "wasm32")]
+mod js {
+    use wasm_bindgen::prelude::*;
+
+    pub(super) use js_sys::RegExp;
+
+    #[wasm_bindgen]
+    extern "C" {
+        /// `RegExp(pattern, "")` called as a function constructs too; `catch` turns its
+        /// `SyntaxError` into an `Err` instead of a throw through the wasm.
+        #[wasm_bindgen(catch, js_name = RegExp)]
+        fn new_regexp(pattern: &str, flags: &str) -> Result<RegExp, JsValue>;
+    }
+
+    pub(super) fn compile(pattern: &str) -> Result<RegExp, String> {
+        new_regexp(pattern, "").map_err(|e| crate::platform::fetch::describe(&e))
+    }
+
+    pub(super) fn test(regex: &RegExp, url: &str) -> bool {
+        regex.test(url)
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod js {
+    /// No `RegExp` natively: patterns compile to nothing and match nothing.
+    #[derive(Debug, Clone)]
+    pub(super) struct RegExp;
+
+    pub(super) fn compile(_pattern: &str) -> Result<RegExp, String> {
+        Ok(RegExp)
+    }
+
+    pub(super) fn test(_regex: &RegExp, _url: &str) -> bool {
+        false
     }
 }
 
@@ -101,7 +168,7 @@ mod tests {
         );
         assert_eq!(
             OriginMatcher::parse(r"/^https:\/\/.*\.example\.com/"),
-            Ok(OriginMatcher::Regex(r"^https:\/\/.*\.example\.com".into()))
+            Ok(OriginMatcher::Regex(RegexSource(r"^https:\/\/.*\.example\.com".into())))
         );
         let err = OriginMatcher::parse("api.example.com").expect_err("no scheme");
         assert!(err.to_string().contains("propagateTraceHeaderCorsUrls"), "{err}");
