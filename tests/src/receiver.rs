@@ -6,7 +6,7 @@
 //!
 //! | request | effect |
 //! |---|---|
-//! | `POST /s/{session}/_script` with `[{"status":503,"headers":{"retry-after":"1"},"body":"","delay_ms":0}]` | queue responses for the session's next requests |
+//! | `POST /s/{session}/_script` with `[{"status":503,"headers":{"retry-after":"1"},"body":"","delay_ms":0,"repeat":1}]` | queue responses for the session's next requests |
 //! | `GET /s/{session}/_requests` | the recorded requests, as JSON |
 //! | anything else under `/s/{session}/` | recorded, answered with the next scripted response (default `200 {}`) |
 //!
@@ -36,6 +36,10 @@ pub struct Scripted {
     /// Wait this long before answering (a slow server).
     #[serde(default)]
     pub delay_ms: u64,
+    /// Send the body this many times over (large responses without a large script); 0 or 1
+    /// sends it once. At most 64 MiB are sent.
+    #[serde(default)]
+    pub repeat: usize,
 }
 
 /// One recorded request.
@@ -148,10 +152,14 @@ fn answer(
                 headers: HashMap::new(),
                 body: "{}".into(),
                 delay_ms: 0,
+                repeat: 1,
             });
-            let mut response =
-                (StatusCode::from_u16(scripted.status).unwrap_or(StatusCode::OK), scripted.body)
-                    .into_response();
+            let times = scripted.repeat.clamp(1, (64 << 20) / scripted.body.len().max(1)).max(1);
+            let mut response = (
+                StatusCode::from_u16(scripted.status).unwrap_or(StatusCode::OK),
+                scripted.body.repeat(times),
+            )
+                .into_response();
             for (name, value) in &scripted.headers {
                 if let (Ok(name), Ok(value)) =
                     (HeaderName::try_from(name.as_str()), HeaderValue::try_from(expand(value)))

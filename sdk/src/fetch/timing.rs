@@ -2,9 +2,12 @@
 //!
 //! A `PerformanceObserver` collects `fetch` entries as the browser creates them (observers
 //! keep receiving entries after the resource timing buffer is full, unlike
-//! `getEntriesByName`). A finished fetch claims the entry with its URL whose `startTime` is the
-//! earliest at or after the moment the fetch was called: two fetches of one URL in flight at once
-//! each get their own, and an entry is never claimed twice.
+//! `getEntriesByName`). The browser stamps an entry's `startTime` when `fetch()` is called, so
+//! an entry belongs to the latest traced call of its URL made at or before that time; each
+//! call is registered while it is in flight ([`register`]). A fetch claims an entry of its URL
+//! that belongs to it and whose `responseStart` is not after its own headers arrived, so two
+//! fetches of one URL in flight at once each get their own, whichever finishes first, and an
+//! entry is never claimed twice.
 //!
 //! The entry is also how a traced fetch learns that its response body has ended, without
 //! cloning (and so tee-ing) the body the caller reads: the browser creates it at `responseEnd`.
@@ -26,6 +29,9 @@ const MAX_ENTRIES: usize = 500;
 const MAX_AGE_MS: f64 = 120_000.0;
 /// Allowed gap between `fetch()` being called and the entry's `startTime`.
 const START_TOLERANCE_MS: f64 = 0.5;
+/// Allowed gap between the entry's `responseStart` and the moment this fetch saw its headers
+/// (the clocks are the same; this covers rounding of coarsened timers).
+const HEADERS_TOLERANCE_MS: f64 = 1.0;
 
 /// The timings of one resource, in monotonic milliseconds (`performance.now()` clock).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -80,6 +86,8 @@ struct Observed {
 #[derive(Default)]
 struct Store {
     entries: VecDeque<Observed>,
+    /// Traced calls in flight: URL and when `fetch()` was called.
+    calls: Vec<(String, f64)>,
     observer: Option<Observer>,
     /// Told when new entries arrive, or when their deadline (monotonic ms) has passed.
     waiting: Vec<(f64, sync::Sender<()>)>,
@@ -213,8 +221,57 @@ fn sweep() {
     }
 }
 
-/// Claims the entry for a fetch of `url` called at monotonic time `called_at`.
-pub(crate) fn claim(url: &str, called_at: f64, now: f64) -> Option<ResourceEntry> {
+/// A traced call in flight; dropping it ends the registration.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    url: String,
+    called_at: f64,
+}
+
+/// Registers a call of `url` made at monotonic time `called_at` until the guard is dropped.
+pub(crate) fn register(url: &str, called_at: f64) -> InFlight {
+    let _ = STORE.try_with(|store| {
+        if let Ok(mut store) = store.try_borrow_mut() {
+            store.calls.push((url.to_owned(), called_at));
+        }
+    });
+    InFlight { url: url.to_owned(), called_at }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let _ = STORE.try_with(|store| {
+            if let Ok(mut store) = store.try_borrow_mut()
+                && let Some(i) = store.calls.iter().position(|(u, t)| *t == self.called_at && *u == self.url)
+            {
+                store.calls.swap_remove(i);
+            }
+        });
+    }
+}
+
+/// Which of `candidates` (`startTime`, `responseStart`) belongs to a call made at `called_at`
+/// whose headers arrived at `headers_at`, given when the other calls of the same URL in flight
+/// were made (`later_calls`, this one's excluded). The earliest that fits, or `None`.
+fn pick(candidates: &[(f64, f64)], called_at: f64, headers_at: f64, other_calls: &[f64]) -> Option<usize> {
+    // The first call of this URL made after ours: entries that start at or after it are its.
+    let next_call =
+        other_calls.iter().copied().filter(|t| *t > called_at).reduce(f64::min).unwrap_or(f64::INFINITY);
+    candidates
+        .iter()
+        .enumerate()
+        .filter(|(_, (start, response_start))| {
+            *start >= called_at - START_TOLERANCE_MS
+                && *start < next_call - START_TOLERANCE_MS
+                && *response_start <= headers_at + HEADERS_TOLERANCE_MS
+        })
+        .min_by(|(_, a), (_, b)| a.0.total_cmp(&b.0))
+        .map(|(i, _)| i)
+}
+
+/// Claims the entry for a fetch of `url` called at monotonic time `called_at` whose response
+/// headers arrived at `headers_at`.
+pub(crate) fn claim(url: &str, called_at: f64, headers_at: f64, now: f64) -> Option<ResourceEntry> {
     let (claimed, woken) = STORE
         .try_with(|store| {
             let mut store = store.try_borrow_mut().ok()?;
@@ -226,13 +283,16 @@ pub(crate) fn claim(url: &str, called_at: f64, now: f64) -> Option<ResourceEntry
                 woken = std::mem::take(&mut store.waiting);
             }
             store.entries.retain(|e| now - e.start_time < MAX_AGE_MS);
-            let index = store
+            let (indices, candidates): (Vec<usize>, Vec<(f64, f64)>) = store
                 .entries
                 .iter()
                 .enumerate()
-                .filter(|(_, e)| e.name == url && e.start_time >= called_at - START_TOLERANCE_MS)
-                .min_by(|(_, a), (_, b)| a.start_time.total_cmp(&b.start_time))
-                .map(|(i, _)| i);
+                .filter(|(_, e)| e.name == url)
+                .map(|(i, e)| (i, (e.start_time, e.entry.response_start())))
+                .unzip();
+            let others: Vec<f64> =
+                store.calls.iter().filter(|(u, t)| u == url && *t != called_at).map(|(_, t)| *t).collect();
+            let index = pick(&candidates, called_at, headers_at, &others).map(|i| indices[i]);
             Some((index.and_then(|i| store.entries.remove(i)).map(read), woken))
         })
         .ok()
@@ -241,4 +301,36 @@ pub(crate) fn claim(url: &str, called_at: f64, now: f64) -> Option<ResourceEntry
         sender.send(());
     }
     claimed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pick;
+
+    #[test]
+    fn an_entry_that_started_after_a_later_call_is_not_taken_by_the_earlier_one() {
+        // A called at 0 (slow, headers at 300), B called at 5 (fast, headers at 50). A's headers
+        // come first to claim after B's entry exists but before A's own.
+        let b_entry = (5.01, 49.0);
+        assert_eq!(pick(&[b_entry], 0.0, 300.0, &[5.0]), None, "A took B's entry");
+        assert_eq!(pick(&[b_entry], 5.0, 50.0, &[0.0]), Some(0));
+        let a_entry = (0.02, 299.5);
+        assert_eq!(pick(&[b_entry, a_entry], 0.0, 300.0, &[5.0]), Some(1));
+    }
+
+    #[test]
+    fn an_entry_whose_response_started_after_our_headers_is_not_ours() {
+        // Two calls in the same timer tick: only the response start tells them apart.
+        let slow = (1.0, 299.0);
+        let fast = (1.0, 40.0);
+        assert_eq!(pick(&[slow, fast], 1.0, 41.0, &[1.0]), Some(1));
+        assert_eq!(pick(&[slow], 1.0, 300.0, &[]), Some(0));
+    }
+
+    #[test]
+    fn entries_from_before_the_call_are_never_taken() {
+        assert_eq!(pick(&[(9.0, 12.0)], 10.0, 20.0, &[]), None);
+        // No Timing-Allow-Origin: responseStart is 0 and only the start time decides.
+        assert_eq!(pick(&[(10.2, 0.0)], 10.0, 20.0, &[]), Some(0));
+    }
 }

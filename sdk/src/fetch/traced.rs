@@ -103,6 +103,8 @@ struct Started {
     start_unix_nanos: u64,
     /// Whether trace headers may go with this request (allowlisted origin, not `no-cors`).
     propagate: bool,
+    /// Registers the call, so that timing entries of the same URL go to the right fetch.
+    _in_flight: timing::InFlight,
 }
 
 fn start_span(call: Call, options: &FetchOptions) -> Started {
@@ -153,7 +155,8 @@ fn start_span(call: Call, options: &FetchOptions) -> Started {
                 .unwrap_or(false)
         })
         .unwrap_or(false);
-    Started { cx, url, called_at, start_unix_nanos, propagate: allowed && !no_cors }
+    let _in_flight = timing::register(&url, called_at);
+    Started { cx, url, called_at, start_unix_nanos, propagate: allowed && !no_cors, _in_flight }
 }
 
 fn inject(cx: &Context, headers: &web_sys::Headers) {
@@ -322,14 +325,16 @@ async fn entry_for(started: &Started, headers_at: f64) -> Option<timing::Resourc
     let deadline = headers_at + f64::from(MAX_BODY_WAIT_MS);
     loop {
         let now = clock::monotonic_ms();
-        let entry = timing::claim(&started.url, started.called_at, now);
+        let entry = timing::claim(&started.url, started.called_at, headers_at, now);
         if entry.is_some() || now >= deadline {
             return entry;
         }
         let arrival = timing::arrival(deadline)?;
         match sync::race(arrival, &mut hurry).await {
             Either::Left(Some(())) => continue,
-            Either::Right(_) => return timing::claim(&started.url, started.called_at, clock::monotonic_ms()),
+            Either::Right(_) => {
+                return timing::claim(&started.url, started.called_at, headers_at, clock::monotonic_ms());
+            }
             Either::Left(None) => return None,
         }
     }
