@@ -170,3 +170,81 @@ fn the_resource_reaches_the_exporter() {
     let resource = exporter.resource().expect("resource handed over");
     assert_eq!(resource.get("service.name"), Some(&Value::from("frontend")));
 }
+
+/// Regression (issue #13 item 6): provider-wide and span attributes were concatenated, so a key
+/// set in both (`user.id`) was exported twice.
+#[test]
+fn a_key_set_provider_wide_and_on_the_span_is_exported_once_with_the_span_value() {
+    let exporter = InMemoryExporter::default();
+    let provider = provider(&exporter);
+    provider.set_span_attribute(KeyValue::new("user.id", "provider"));
+    let tracer = provider.tracer("test");
+    tracer
+        .span_builder("work")
+        .with_attributes([KeyValue::new("user.id", "span"), KeyValue::new("a", 1), KeyValue::new("a", 2)])
+        .start(&tracer)
+        .end();
+    let span = &exporter.finished_spans()[0];
+    let keys: Vec<&str> = span.attributes.iter().map(|kv| kv.key.as_str()).collect();
+    assert_eq!(keys, ["user.id", "a"]);
+    assert_eq!(span.attribute("user.id"), Some(&Value::from("span")));
+    assert_eq!(span.attribute("a"), Some(&Value::I64(2)));
+    assert_eq!(span.dropped_attributes_count, 0);
+}
+
+/// Regression (issue #13 item 6): links given to the span builder skipped the per-link limits.
+#[test]
+fn links_given_to_the_builder_obey_the_per_link_attribute_limit() {
+    use opentelemetry::trace::{Link, SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+    let exporter = InMemoryExporter::default();
+    let limits =
+        SpanLimits { max_attributes_per_link: 2, max_attribute_value_length: Some(4), ..Default::default() };
+    let provider =
+        TracerProvider::builder().with_simple_exporter(exporter.clone()).with_span_limits(limits).build();
+    let tracer = provider.tracer("test");
+    let linked = SpanContext::new(
+        TraceId::from(7u128),
+        SpanId::from(9u64),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::NONE,
+    );
+    let attributes = vec![KeyValue::new("a", "long value"), KeyValue::new("b", 2), KeyValue::new("c", 3)];
+    tracer.span_builder("work").with_links(vec![Link::new(linked, attributes, 0)]).start(&tracer).end();
+    let link = &exporter.finished_spans()[0].links[0];
+    assert_eq!(link.attributes, vec![KeyValue::new("a", "long"), KeyValue::new("b", 2)]);
+    assert_eq!(link.dropped_attributes_count, 1);
+}
+
+/// Regression (issue #13 item 6): `otelweb.dropped_spans`, added by the batch processor, went
+/// past `max_attributes_per_span`.
+#[test]
+fn the_dropped_span_count_obeys_the_attribute_limit() {
+    use otel_web::processor::{BatchConfig, BatchSpanProcessor};
+    let exporter = InMemoryExporter::default();
+    let config = BatchConfig {
+        max_queue_size: 2,
+        max_export_batch_size: 2,
+        scheduled_delay: std::time::Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let limits = SpanLimits { max_attributes_per_span: 1, ..Default::default() };
+    let provider = TracerProvider::builder()
+        .with_span_processor(BatchSpanProcessor::new(exporter.clone(), config))
+        .with_span_limits(limits)
+        .build();
+    let tracer = provider.tracer("test");
+    exporter.set_paused(true);
+    for name in ["a", "b"] {
+        tracer.span_builder(name).with_attributes([KeyValue::new("k", 1)]).start(&tracer).end();
+    }
+    // A batch is being exported; these overflow the queue: two fit, one is dropped.
+    for name in ["c", "d", "e"] {
+        tracer.span_builder(name).with_attributes([KeyValue::new("k", 1)]).start(&tracer).end();
+    }
+    exporter.set_paused(false);
+    let spans = exporter.finished_spans();
+    let c = spans.iter().find(|s| s.name == "c").expect("c exported");
+    assert_eq!(c.attributes.len(), 1, "the count went past the limit: {:?}", c.attributes);
+    assert_eq!(c.dropped_attributes_count, 1);
+}

@@ -26,7 +26,7 @@ use crate::platform::lifecycle::PageLifecycle;
 use crate::report::{self, Problem};
 use crate::resource::Resource;
 use crate::sync::{self, Either, LocalBoxFuture};
-use crate::trace::SpanData;
+use crate::trace::{SpanData, SpanLimits};
 
 /// Exports spans in batches; see the [`processor`](crate::processor) module.
 #[derive(Debug)]
@@ -161,6 +161,12 @@ impl SpanProcessor for BatchSpanProcessor {
 
     fn set_resource(&self, resource: &Resource) {
         self.state.exporter.set_resource(resource);
+    }
+
+    fn set_span_limits(&self, limits: &SpanLimits) {
+        if let Ok(mut queue) = self.state.queue.try_borrow_mut() {
+            queue.set_span_limits(*limits);
+        }
     }
 }
 

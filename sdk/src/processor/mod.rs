@@ -22,7 +22,7 @@ pub use simple::SimpleSpanProcessor;
 use crate::error::ExportError;
 use crate::resource::Resource;
 use crate::sync::{self, LocalBoxFuture, Sender};
-use crate::trace::SpanData;
+use crate::trace::{SpanData, SpanLimits};
 
 /// Default `OTEL_BSP_MAX_QUEUE_SIZE`.
 pub const OTEL_BSP_MAX_QUEUE_SIZE_DEFAULT: usize = 2_048;
@@ -54,6 +54,9 @@ pub trait SpanProcessor {
 
     /// The provider's resource, given once when the provider is built.
     fn set_resource(&self, _resource: &Resource) {}
+    /// The provider's span limits, given once when the provider is built: attributes a
+    /// processor adds to spans obey them too.
+    fn set_span_limits(&self, _limits: &SpanLimits) {}
 }
 
 /// Configuration of the [`BatchSpanProcessor`]; the defaults are the OpenTelemetry ones.

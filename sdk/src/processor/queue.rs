@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use opentelemetry::KeyValue;
 
 use crate::semconv;
-use crate::trace::SpanData;
+use crate::trace::{SpanData, SpanLimits};
 
 #[derive(Debug)]
 pub(super) struct BatchQueue {
@@ -15,6 +15,8 @@ pub(super) struct BatchQueue {
     /// Dropped since the last batch left; stamped on the next batch's first span.
     dropped_unreported: u64,
     dropped_total: u64,
+    /// The provider's limits, which the stamped count obeys.
+    limits: SpanLimits,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -34,6 +36,7 @@ impl BatchQueue {
             max_batch: max_batch.clamp(1, max_queue_size),
             dropped_unreported: 0,
             dropped_total: 0,
+            limits: SpanLimits::default(),
         }
     }
 
@@ -45,6 +48,10 @@ impl BatchQueue {
         }
         self.spans.push_back(span);
         Pushed::Queued(self.spans.len())
+    }
+
+    pub(super) fn set_span_limits(&mut self, limits: SpanLimits) {
+        self.limits = limits;
     }
 
     pub(super) fn len(&self) -> usize {
@@ -84,7 +91,7 @@ impl BatchQueue {
             && let Some(first) = batch.first_mut()
         {
             let count = i64::try_from(self.dropped_unreported).unwrap_or(i64::MAX);
-            first.attributes.push(KeyValue::new(semconv::OTELWEB_DROPPED_SPANS, count));
+            first.set_attribute(KeyValue::new(semconv::OTELWEB_DROPPED_SPANS, count), &self.limits);
             self.dropped_unreported = 0;
         }
         batch

@@ -51,16 +51,50 @@ impl SpanLimits {
         }
     }
 
-    /// Keeps at most `max` attributes (truncating values) and returns how many were dropped.
+    /// Makes `attributes` a valid collection: one value per key (a later value replaces an
+    /// earlier one in its place), at most `max` keys, values truncated. Returns how many were
+    /// dropped for the count limit.
     pub(crate) fn cap_attributes(&self, attributes: &mut Vec<KeyValue>, max: u32) -> u32 {
-        let max = max as usize;
-        let dropped = attributes.len().saturating_sub(max);
-        attributes.truncate(max);
-        if self.max_attribute_value_length.is_some() {
-            attributes.iter_mut().for_each(|kv| self.truncate(&mut kv.value));
+        if attributes.len() <= 1 || !has_duplicate_keys(attributes) {
+            let max = max as usize;
+            let dropped = attributes.len().saturating_sub(max);
+            attributes.truncate(max);
+            if self.max_attribute_value_length.is_some() {
+                attributes.iter_mut().for_each(|kv| self.truncate(&mut kv.value));
+            }
+            return dropped as u32;
         }
-        dropped as u32
+        let mut dropped = 0;
+        let mut unique = Vec::with_capacity(attributes.len());
+        for attribute in attributes.drain(..) {
+            dropped += self.set_attribute(&mut unique, attribute, max);
+        }
+        *attributes = unique;
+        dropped
     }
+
+    /// Sets one attribute as `Span::set_attribute` does: replaces the value of an existing key,
+    /// adds a new key while there is room, and otherwise returns 1 (dropped).
+    pub(crate) fn set_attribute(
+        &self,
+        attributes: &mut Vec<KeyValue>,
+        mut attribute: KeyValue,
+        max: u32,
+    ) -> u32 {
+        self.truncate(&mut attribute.value);
+        if let Some(existing) = attributes.iter_mut().find(|kv| kv.key == attribute.key) {
+            existing.value = attribute.value;
+        } else if attributes.len() < max as usize {
+            attributes.push(attribute);
+        } else {
+            return 1;
+        }
+        0
+    }
+}
+
+fn has_duplicate_keys(attributes: &[KeyValue]) -> bool {
+    attributes.iter().enumerate().any(|(i, kv)| attributes[..i].iter().any(|earlier| earlier.key == kv.key))
 }
 
 fn truncate_string(s: &mut StringValue, limit: usize) {
@@ -97,5 +131,21 @@ mod tests {
         let mut attributes: Vec<KeyValue> = (0..130).map(|i| KeyValue::new(format!("k{i}"), i)).collect();
         assert_eq!(limits.cap_attributes(&mut attributes, 128), 2);
         assert_eq!(attributes.len(), 128);
+    }
+
+    #[test]
+    fn duplicate_keys_keep_the_later_value_in_the_earlier_place() {
+        let limits = SpanLimits::default();
+        let mut attributes = vec![
+            KeyValue::new("user.id", "provider"),
+            KeyValue::new("a", 1),
+            KeyValue::new("user.id", "builder"),
+        ];
+        assert_eq!(limits.cap_attributes(&mut attributes, 128), 0);
+        assert_eq!(attributes, vec![KeyValue::new("user.id", "builder"), KeyValue::new("a", 1)]);
+        // A duplicate does not take a slot of the count limit.
+        let mut attributes = vec![KeyValue::new("a", 1), KeyValue::new("a", 2), KeyValue::new("b", 3)];
+        assert_eq!(limits.cap_attributes(&mut attributes, 2), 0);
+        assert_eq!(attributes, vec![KeyValue::new("a", 2), KeyValue::new("b", 3)]);
     }
 }

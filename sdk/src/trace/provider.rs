@@ -222,6 +222,7 @@ impl TracerProviderBuilder {
         let resource = self.resource.unwrap_or_else(|| Resource::builder().build());
         for processor in &self.processors {
             processor.set_resource(&resource);
+            processor.set_span_limits(&self.limits);
         }
         pipeline::register(id, self.processors);
         TracerProvider {

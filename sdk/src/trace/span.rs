@@ -55,14 +55,20 @@ impl SpanData {
         self.end_time_unix_nano.saturating_sub(self.start_time_unix_nano)
     }
 
+    /// Sets an attribute within `limits` (the SDK's own attributes obey them too).
+    pub(crate) fn set_attribute(&mut self, attribute: KeyValue, limits: &SpanLimits) {
+        self.dropped_attributes_count +=
+            limits.set_attribute(&mut self.attributes, attribute, limits.max_attributes_per_span);
+    }
+
     /// Moves every timestamp by `shift_ms` (clock-skew correction) and records the shift.
-    fn shift_times(&mut self, shift_ms: f64) {
+    fn shift_times(&mut self, shift_ms: f64, limits: &SpanLimits) {
         self.start_time_unix_nano = clock::shifted(self.start_time_unix_nano, shift_ms);
         self.end_time_unix_nano = clock::shifted(self.end_time_unix_nano, shift_ms);
         for event in &mut self.events {
             event.time_unix_nano = clock::shifted(event.time_unix_nano, shift_ms);
         }
-        self.attributes.push(KeyValue::new(crate::semconv::OTELWEB_CLOCK_SHIFT_MS, shift_ms));
+        self.set_attribute(KeyValue::new(crate::semconv::OTELWEB_CLOCK_SHIFT_MS, shift_ms), limits);
     }
 
     /// The value of attribute `key`, if set.
@@ -119,11 +125,11 @@ impl Span {
 
     fn finish(&mut self, end_time_unix_nano: u64) {
         let Some(recording) = self.recording.take() else { return };
-        let Recording { mut data, provider, .. } = *recording;
+        let Recording { mut data, provider, limits } = *recording;
         data.end_time_unix_nano = end_time_unix_nano.max(data.start_time_unix_nano);
         let shift = clock::export_shift_ms();
         if shift != 0.0 {
-            data.shift_times(shift);
+            data.shift_times(shift, &limits);
         }
         if data.span_context.is_sampled() {
             pipeline::on_end(provider.id, data);
@@ -156,17 +162,9 @@ impl opentelemetry::trace::Span for Span {
         self.recording.is_some()
     }
 
-    fn set_attribute(&mut self, mut attribute: KeyValue) {
+    fn set_attribute(&mut self, attribute: KeyValue) {
         let Some(recording) = self.recording.as_mut() else { return };
-        recording.limits.truncate(&mut attribute.value);
-        let data = &mut recording.data;
-        if let Some(existing) = data.attributes.iter_mut().find(|kv| kv.key == attribute.key) {
-            existing.value = attribute.value;
-        } else if data.attributes.len() < recording.limits.max_attributes_per_span as usize {
-            data.attributes.push(attribute);
-        } else {
-            data.dropped_attributes_count += 1;
-        }
+        recording.data.set_attribute(attribute, &recording.limits);
     }
 
     fn set_status(&mut self, status: Status) {

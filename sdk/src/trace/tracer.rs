@@ -94,6 +94,10 @@ impl opentelemetry::trace::Tracer for Tracer {
         links.retain(|l| l.span_context.is_valid());
         let dropped_links_count = links.len().saturating_sub(limits.max_links_per_span as usize) as u32;
         links.truncate(limits.max_links_per_span as usize);
+        for link in &mut links {
+            link.dropped_attributes_count +=
+                limits.cap_attributes(&mut link.attributes, limits.max_attributes_per_link);
+        }
 
         let mut data = SpanData {
             span_context,
