@@ -90,14 +90,27 @@ fn column_sql(column: &str) -> (String, Option<String>) {
              WHEN 4 THEN 'producer' WHEN 5 THEN 'consumer' ELSE 'unspecified' END"
         }
         "error" => "(status_code = 2)",
-        _ => {
-            return (
-                "attributes ->> ?".into(),
-                Some(format!("$.\"{}\"", column.replace('\\', "\\\\").replace('"', "\\\""))),
-            );
-        }
+        _ => return ("attributes ->> ?".into(), Some(json_path(column))),
     };
     (typed.into(), None)
+}
+
+/// The SQLite JSON path of an attribute key: `$."key"`, with the key escaped as a JSON string.
+/// SQLite reads the path as a C string, so a NUL must be escaped too (a raw one ended the path
+/// early: "bad JSON path", a 500).
+fn json_path(key: &str) -> String {
+    let mut path = String::with_capacity(key.len() + 4);
+    path.push_str("$.\"");
+    for c in key.chars() {
+        match c {
+            '"' => path.push_str("\\\""),
+            '\\' => path.push_str("\\\\"),
+            c if c.is_control() => path.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => path.push(c),
+        }
+    }
+    path.push('"');
+    path
 }
 
 /// The columns a query reads, deduplicated, `trace.trace_id` first.
