@@ -22,6 +22,7 @@ pub fn init(config: Config) -> Result<TracerProvider, ConfigError> {
     let fetch = FetchConfig {
         propagate_to: config.propagate_trace_header_cors_urls.clone(),
         correct_clock_skew: config.correct_clock_skew,
+        known_methods: None,
     };
     let instrument_global_fetch = config.instrument_global_fetch;
     let propagators = config.propagators.clone();

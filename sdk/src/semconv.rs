@@ -36,6 +36,9 @@ pub const OTELWEB_DROPPED_SPANS: &str = "otelweb.dropped_spans";
 pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
 /// The method as sent, when `http.request.method` is `_OTHER`.
 pub const HTTP_REQUEST_METHOD_ORIGINAL: &str = "http.request.method_original";
+/// The HTTP version the response came over (`1.1`, `2`, `3`), from the resource timing
+/// entry's `nextHopProtocol`.
+pub const NETWORK_PROTOCOL_VERSION: &str = "network.protocol.version";
 /// The request URL, credentials and sensitive query values redacted.
 pub const URL_FULL: &str = "url.full";
 /// The route template the caller gave (`/api/activities/{id}`).

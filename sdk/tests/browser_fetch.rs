@@ -380,6 +380,76 @@ async fn an_earlier_slow_fetch_of_the_same_url_keeps_its_own_timing() {
     }
 }
 
+/// Regression (issue #13 item 8): the HTTP client semantic conventions, checked against what
+/// the receiver saw on the wire.
+#[wasm_bindgen_test]
+async fn methods_statuses_and_protocol_follow_the_http_client_conventions() {
+    let (_provider, exporter) = setup(allow_receiver());
+    let receiver = Receiver::new("semconv");
+    receiver
+        .script(json!([
+            {"status": 200}, {"status": 200},
+            {"status": 404, "body": "missing"},
+            {"status": 302, "headers": {"location": "/elsewhere"}}
+        ]))
+        .await;
+    let request = |method: &str, path: &str| {
+        let init = web_sys::RequestInit::new();
+        init.set_method(method);
+        if path == "redirect" {
+            init.set_redirect(web_sys::RequestRedirect::Manual);
+        }
+        let url = format!("{}/api/{path}?AWSAccessKeyId=AKIA123&x=1", receiver.base);
+        web_sys::Request::new_with_str_and_init(&url, &init).expect("request")
+    };
+    for (method, path) in
+        [("patch", "patch"), ("PROPFIND", "propfind"), ("get", "missing"), ("GET", "redirect")]
+    {
+        let response = fetch::fetch(request(method, path)).await.expect("fetch settles");
+        let _ = text(&response).await;
+    }
+    let spans = fetch_spans(&exporter, 4).await;
+    let span = |path: &str| {
+        spans
+            .iter()
+            .find(|s| attr(s, "url.full").is_some_and(|u| u.to_string().contains(&format!("/api/{path}?"))))
+            .unwrap_or_else(|| panic!("no span for {path}"))
+    };
+    let wire = receiver.requests().await;
+    let sent = |path: &str| {
+        wire.iter()
+            .find(|r| {
+                r["path"].as_str().is_some_and(|p| p.starts_with(&format!("/api/{path}")))
+                    && r["method"] != "OPTIONS"
+            })
+            .and_then(|r| r["method"].as_str())
+            .map(str::to_owned)
+    };
+    // `patch` went on the wire in lower case: the canonical method plus the original.
+    assert_eq!(sent("patch").as_deref(), Some("patch"));
+    let patch = span("patch");
+    assert_eq!(patch.name, "PATCH");
+    assert_eq!(attr(patch, "http.request.method"), Some(&Value::from("PATCH")));
+    assert_eq!(attr(patch, "http.request.method_original"), Some(&Value::from("patch")));
+    assert_eq!(attr(patch, "network.protocol.version"), Some(&Value::from("1.1")));
+    // An unknown method: `_OTHER`, and the span is named `HTTP`.
+    let propfind = span("propfind");
+    assert_eq!(propfind.name, "HTTP");
+    assert_eq!(attr(propfind, "http.request.method"), Some(&Value::from("_OTHER")));
+    assert_eq!(attr(propfind, "http.request.method_original"), Some(&Value::from("PROPFIND")));
+    // `get` is upper-cased by the browser: nothing to record as original.
+    assert_eq!(sent("missing").as_deref(), Some("GET"));
+    let missing = span("missing");
+    assert_eq!(attr(missing, "http.request.method_original"), None);
+    assert_eq!(missing.status, Status::error(""), "the status code says it: no description");
+    let url = attr(missing, "url.full").expect("url.full").to_string();
+    assert!(url.contains("AWSAccessKeyId=REDACTED&x=1"), "{url}");
+    // An opaque redirect hides its status (0): none is recorded, and it is no error.
+    let redirect = span("redirect");
+    assert_eq!(attr(redirect, "http.response.status_code"), None);
+    assert_eq!(redirect.status, Status::Unset);
+}
+
 /// Runs two futures to completion side by side.
 async fn futures_join<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A::Output, B::Output) {
     let mut a = Box::pin(a);

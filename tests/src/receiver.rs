@@ -135,10 +135,13 @@ fn answer(
             entry.requests.push(record(method, rest, headers, &body));
             let mut response = StatusCode::NO_CONTENT.into_response();
             let h = response.headers_mut();
-            h.insert(
-                "access-control-allow-methods",
-                HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS"),
-            );
+            // Whatever method is asked for (PATCH, PROPFIND, a lower-case `patch`: CORS
+            // compares methods case-sensitively).
+            let methods = headers
+                .get("access-control-request-method")
+                .cloned()
+                .unwrap_or(HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS"));
+            h.insert("access-control-allow-methods", methods);
             if let Some(requested) = headers.get("access-control-request-headers") {
                 h.insert("access-control-allow-headers", requested.clone());
             }

@@ -102,7 +102,15 @@ pub struct FetchConfig {
     /// Shift exported browser timestamps by the estimated clock offset, so spans are in the
     /// server's time and a backend span nests inside the browser span that caused it.
     pub correct_clock_skew: bool,
+    /// The HTTP methods recorded as themselves (upper case); any other is `_OTHER` with the
+    /// method in `http.request.method_original` (`OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS`).
+    /// `None`: the semantic conventions' list ([`DEFAULT_KNOWN_METHODS`]).
+    pub known_methods: Option<Vec<String>>,
 }
+
+/// The HTTP methods known by default: RFC 9110's, PATCH (RFC 5789) and QUERY.
+pub const DEFAULT_KNOWN_METHODS: &[&str] =
+    &["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"];
 
 /// Applies `config` to every later traced fetch (starting a fresh clock-offset estimate) and
 /// starts collecting resource timings.
@@ -111,6 +119,8 @@ pub fn configure(config: FetchConfig) {
         if let Ok(mut settings) = settings.try_borrow_mut() {
             settings.policy = PropagationPolicy::new(config.propagate_to);
             settings.correct_clock_skew = config.correct_clock_skew;
+            settings.known_methods =
+                config.known_methods.map(|methods| methods.iter().map(|m| m.to_ascii_uppercase()).collect());
             settings.skew = skew::SkewEstimator::default();
             if !config.correct_clock_skew {
                 crate::platform::clock::set_export_shift_ms(0.0);

@@ -50,6 +50,8 @@ pub(crate) struct ResourceEntry {
     pub(crate) transfer_size: f64,
     pub(crate) encoded_body_size: f64,
     pub(crate) decoded_body_size: f64,
+    /// The ALPN id of the protocol (`http/1.1`, `h2`, `h3`); empty when not exposed.
+    pub(crate) next_hop_protocol: String,
 }
 
 impl ResourceEntry {
@@ -133,6 +135,7 @@ fn read(observed: Observed) -> ResourceEntry {
         transfer_size: e.transfer_size(),
         encoded_body_size: e.encoded_body_size(),
         decoded_body_size: e.decoded_body_size(),
+        next_hop_protocol: e.next_hop_protocol(),
         name: observed.name,
         start_time: observed.start_time,
     }

@@ -45,6 +45,8 @@ pub(super) struct Settings {
     pub(super) policy: PropagationPolicy,
     pub(super) correct_clock_skew: bool,
     pub(super) skew: SkewEstimator,
+    /// Upper-cased; `None` for the default list.
+    pub(super) known_methods: Option<Vec<String>>,
 }
 
 thread_local! {
@@ -75,8 +77,45 @@ pub(super) fn watch_page_hide() {
     });
 }
 
-const STANDARD_METHODS: &[&str] =
-    &["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
+/// The methods the Fetch Standard sends upper-cased whatever the caller wrote; any other
+/// goes on the wire as written (`patch` stays `patch`).
+const NORMALISED_METHODS: &[&str] = &["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
+
+/// `http.request.method`, `http.request.method_original` (when the method sent is not the
+/// canonical one) and the span name's method part (`HTTP` for an unknown method), as the HTTP
+/// client semantic conventions define them.
+fn method_attributes(raw: &str, known: Option<&[String]>) -> (Cow<'static, str>, Vec<KeyValue>) {
+    let canonical = raw.to_ascii_uppercase();
+    let on_wire = if NORMALISED_METHODS.contains(&canonical.as_str()) { canonical.as_str() } else { raw };
+    let is_known = match known {
+        Some(known) => known.iter().any(|m| *m == canonical),
+        None => super::DEFAULT_KNOWN_METHODS.contains(&canonical.as_str()),
+    };
+    let mut attributes = Vec::with_capacity(2);
+    if is_known {
+        if on_wire != canonical {
+            attributes.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD_ORIGINAL, on_wire.to_owned()));
+        }
+        attributes.insert(0, KeyValue::new(semconv::HTTP_REQUEST_METHOD, canonical.clone()));
+        (canonical.into(), attributes)
+    } else {
+        attributes.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, "_OTHER"));
+        attributes.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD_ORIGINAL, on_wire.to_owned()));
+        ("HTTP".into(), attributes)
+    }
+}
+
+/// `network.protocol.version` for a resource timing `nextHopProtocol` (ALPN ids).
+fn protocol_version(next_hop: &str) -> Option<&'static str> {
+    match next_hop {
+        "http/0.9" => Some("0.9"),
+        "http/1.0" => Some("1.0"),
+        "http/1.1" => Some("1.1"),
+        "h2" | "h2c" => Some("2"),
+        h3 if h3 == "h3" || h3.starts_with("h3-") => Some("3"),
+        _ => None,
+    }
+}
 
 struct HeaderInjector<'a>(&'a web_sys::Headers);
 
@@ -109,18 +148,16 @@ struct Started {
 
 fn start_span(call: Call, options: &FetchOptions) -> Started {
     let Call { method: raw_method, url, parsed, no_cors } = call;
-    let method = raw_method.to_ascii_uppercase();
+    let (method, mut attributes) = SETTINGS
+        .try_with(|s| s.try_borrow().ok().map(|s| method_attributes(&raw_method, s.known_methods.as_deref())))
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| method_attributes(&raw_method, None));
     let name: Cow<'static, str> = match &options.route {
         Some(route) => format!("{method} {route}").into(),
-        None => method.clone().into(),
+        None => method,
     };
-    let mut attributes = Vec::with_capacity(8);
-    if STANDARD_METHODS.contains(&method.as_str()) {
-        attributes.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, method));
-    } else {
-        attributes.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, "_OTHER"));
-        attributes.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD_ORIGINAL, raw_method));
-    }
+    attributes.reserve(6);
     attributes.push(KeyValue::new(semconv::URL_FULL, url::redact(&url)));
     if let Some(route) = &options.route {
         attributes.push(KeyValue::new(semconv::URL_TEMPLATE, route.clone()));
@@ -288,14 +325,16 @@ async fn settle(
 /// Records the status; returns what the server said in `Server-Timing`.
 fn on_response(started: &Started, response: &web_sys::Response) -> ServerTiming {
     let span = started.cx.span();
-    if response.type_() == web_sys::ResponseType::Opaque {
+    // Opaque and opaque-redirect responses hide their status (it reads 0): record none.
+    if matches!(response.type_(), web_sys::ResponseType::Opaque | web_sys::ResponseType::Opaqueredirect) {
         return ServerTiming::default();
     }
     let status = response.status();
     span.set_attribute(KeyValue::new(semconv::HTTP_RESPONSE_STATUS_CODE, i64::from(status)));
     if status >= 400 {
         span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, status.to_string()));
-        span.set_status(Status::error(format!("HTTP {status}")));
+        // No description: the status code says it (HTTP semantic conventions).
+        span.set_status(Status::error(""));
     }
     response
         .headers()
@@ -370,6 +409,9 @@ async fn finish(started: Started, server: ServerTiming, headers_at: f64) {
                     entry.decoded_body_size as i64,
                 ));
             }
+            if let Some(version) = protocol_version(&entry.next_hop_protocol) {
+                span.set_attribute(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, version));
+            }
             span.set_attribute(KeyValue::new(semconv::OTELWEB_TIMING_SOURCE, "resource-timing"));
             let sent = if entry.request_start > 0.0 { entry.request_start } else { started.called_at };
             let first = if entry.response_start > 0.0 { entry.response_start } else { headers_at };
@@ -418,4 +460,57 @@ async fn finish(started: Started, server: ServerTiming, headers_at: f64) {
 /// The current clock-offset estimate (server minus browser, ms), if any response carried one.
 pub(super) fn clock_offset_ms() -> Option<f64> {
     SETTINGS.try_with(|s| s.try_borrow().ok().and_then(|s| s.skew.estimate())).ok().flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn method(raw: &str, known: Option<&[String]>) -> (String, Vec<(String, String)>) {
+        let (name, attributes) = method_attributes(raw, known);
+        (
+            name.into_owned(),
+            attributes.into_iter().map(|kv| (kv.key.to_string(), kv.value.to_string())).collect(),
+        )
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn methods_follow_the_http_client_conventions() {
+        assert_eq!(method("GET", None), ("GET".into(), pairs(&[("http.request.method", "GET")])));
+        // The browser upper-cases `get` itself: nothing was changed on the wire.
+        assert_eq!(method("get", None), ("GET".into(), pairs(&[("http.request.method", "GET")])));
+        // `patch` is sent as written, so the original is recorded.
+        assert_eq!(
+            method("patch", None),
+            (
+                "PATCH".into(),
+                pairs(&[("http.request.method", "PATCH"), ("http.request.method_original", "patch")])
+            )
+        );
+        assert_eq!(method("QUERY", None), ("QUERY".into(), pairs(&[("http.request.method", "QUERY")])));
+        assert_eq!(
+            method("PROPFIND", None),
+            (
+                "HTTP".into(),
+                pairs(&[("http.request.method", "_OTHER"), ("http.request.method_original", "PROPFIND")])
+            )
+        );
+        let known = vec!["PROPFIND".to_owned(), "GET".to_owned()];
+        assert_eq!(method("PROPFIND", Some(&known)).0, "PROPFIND");
+        assert_eq!(method("POST", Some(&known)).0, "HTTP");
+    }
+
+    #[test]
+    fn next_hop_protocols_map_to_http_versions() {
+        assert_eq!(protocol_version("http/1.1"), Some("1.1"));
+        assert_eq!(protocol_version("h2"), Some("2"));
+        assert_eq!(protocol_version("h3"), Some("3"));
+        assert_eq!(protocol_version("h3-29"), Some("3"));
+        assert_eq!(protocol_version(""), None);
+        assert_eq!(protocol_version("spdy/3"), None);
+    }
 }

@@ -9,6 +9,7 @@ pub const SENSITIVE_QUERY_KEYS: &[&str] = &[
     "apikey",
     "auth",
     "authorization",
+    "awsaccesskeyid",
     "code",
     "credential",
     "key",
