@@ -450,6 +450,45 @@ async fn methods_statuses_and_protocol_follow_the_http_client_conventions() {
     assert_eq!(redirect.status, Status::Unset);
 }
 
+/// Regression (issue #13 item 11): where `AbortSignal.any` is missing, a fetch with a timeout
+/// replaced the caller's signal with the SDK's, so the caller could no longer abort it.
+#[wasm_bindgen_test]
+async fn the_callers_abort_signal_works_with_a_timeout_where_abort_signal_any_is_missing() {
+    let (_provider, exporter) = setup(allow_receiver());
+    let receiver = Receiver::new("abort-without-any");
+    receiver.script(json!([{"status": 200, "delay_ms": 3000}])).await;
+    let ctor = js_sys::Reflect::get(&js_sys::global(), &"AbortSignal".into()).expect("AbortSignal");
+    let any = js_sys::Reflect::get(&ctor, &"any".into()).expect("AbortSignal.any");
+    assert!(
+        js_sys::Reflect::delete_property(ctor.unchecked_ref::<js_sys::Object>(), &"any".into())
+            .expect("delete")
+    );
+
+    let controller = web_sys::AbortController::new().expect("controller");
+    let init = web_sys::RequestInit::new();
+    init.set_signal(Some(&controller.signal()));
+    let request = web_sys::Request::new_with_str_and_init(&format!("{}/api/slow", receiver.base), &init)
+        .expect("request");
+    let started = js_sys::Date::now();
+    let pending = fetch::fetch_with(request, FetchOptions::default().with_timeout(Duration::from_secs(10)));
+    let abort_soon = async {
+        sleep(100).await;
+        controller.abort();
+    };
+    let (result, ()) = futures_join(pending, abort_soon).await;
+    js_sys::Reflect::set(&ctor, &"any".into(), &any).expect("restore AbortSignal.any");
+
+    let error = result.expect_err("the caller aborted");
+    assert_eq!(
+        js_sys::Reflect::get(&error, &"name".into()).ok().and_then(|n| n.as_string()).as_deref(),
+        Some("AbortError"),
+        "the caller's abort was lost"
+    );
+    assert!(js_sys::Date::now() - started < 2_000.0, "the fetch waited for the server");
+    let span = &fetch_spans(&exporter, 1).await[0];
+    assert_eq!(attr(span, "error.type"), Some(&Value::from("AbortError")));
+}
+
 /// Runs two futures to completion side by side.
 async fn futures_join<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A::Output, B::Output) {
     let mut a = Box::pin(a);

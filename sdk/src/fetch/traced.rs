@@ -201,21 +201,28 @@ fn inject(cx: &Context, headers: &web_sys::Headers) {
 }
 
 /// Adds our timeout to the request's own abort signal (if any).
+///
+/// `AbortSignal.any` combines the two where the browser has it. Elsewhere the caller's signal
+/// is forwarded to ours by a listener, so the caller can still abort (with its own reason); the
+/// listener is removed when the timeout task ends.
 fn with_timeout(
     request: web_sys::Request,
     timeout_ms: u32,
 ) -> (web_sys::Request, Option<web_sys::AbortController>) {
     let Ok(controller) = web_sys::AbortController::new() else { return (request, None) };
     let own = request.signal();
-    let combined = js_sys::Reflect::get(&js_sys::global(), &"AbortSignal".into())
+    let any = js_sys::Reflect::get(&js_sys::global(), &"AbortSignal".into())
         .and_then(|ctor| js_sys::Reflect::get(&ctor, &"any".into()).map(|any| (ctor, any)))
         .ok()
         .and_then(|(ctor, any)| {
             let any: js_sys::Function = any.dyn_into().ok()?;
             let signals = js_sys::Array::of2(&own, &controller.signal());
             any.call1(&ctor, &signals).ok()?.dyn_into::<web_sys::AbortSignal>().ok()
-        })
-        .unwrap_or_else(|| controller.signal());
+        });
+    let (combined, forward) = match any {
+        Some(combined) => (combined, None),
+        None => (controller.signal(), AbortForward::new(&own, &controller)),
+    };
     let init = web_sys::RequestInit::new();
     init.set_signal(Some(&combined));
     match web_sys::Request::new_with_request_and_init(&request, &init) {
@@ -223,6 +230,7 @@ fn with_timeout(
             let abort = controller.clone();
             sync::spawn(async move {
                 timer::sleep(timeout_ms).await;
+                drop(forward);
                 let reason =
                     web_sys::DomException::new_with_message_and_name("the request timed out", "TimeoutError");
                 match reason {
@@ -233,6 +241,35 @@ fn with_timeout(
             (timed, Some(controller))
         }
         Err(_) => (request, None),
+    }
+}
+
+/// Aborts `controller` when the caller's signal aborts, with the caller's reason; removes its
+/// listener when dropped.
+struct AbortForward {
+    from: web_sys::AbortSignal,
+    listener: wasm_bindgen::closure::Closure<dyn FnMut()>,
+}
+
+impl AbortForward {
+    fn new(from: &web_sys::AbortSignal, to: &web_sys::AbortController) -> Option<Self> {
+        if from.aborted() {
+            to.abort_with_reason(&from.reason());
+            return None;
+        }
+        let (signal, controller) = (from.clone(), to.clone());
+        let listener = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
+            controller.abort_with_reason(&signal.reason());
+        });
+        from.add_event_listener_with_callback("abort", listener.as_ref().unchecked_ref()).ok()?;
+        Some(Self { from: from.clone(), listener })
+    }
+}
+
+impl Drop for AbortForward {
+    fn drop(&mut self) {
+        let _ =
+            self.from.remove_event_listener_with_callback("abort", self.listener.as_ref().unchecked_ref());
     }
 }
 
