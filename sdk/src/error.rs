@@ -37,7 +37,7 @@ pub enum ExportError {
     AlreadyShutdown,
     /// The export did not finish within the configured export timeout; raise it or check the
     /// collector's latency.
-    #[error("export timed out after {0} ms")]
+    #[error("export timed out after {0} ms, retries included: its request was aborted and the batch dropped")]
     Timeout(u32),
     /// The collector answered with a status that is not retried (e.g. 400: the payload was
     /// rejected and will not be sent again).

@@ -237,6 +237,29 @@ async fn page_hide_skips_the_retry_backoff_of_a_refused_batch() {
     show_page(&window);
 }
 
+/// Issue #13 item 12: the processor's export timeout cut the exporter's retry plan off without
+/// a word. It now says so, aborts the request in flight, and nothing retries behind its back.
+#[wasm_bindgen_test]
+async fn an_export_past_its_timeout_fails_clearly_and_retries_nothing_later() {
+    let receiver = Receiver::new("export-timeout");
+    receiver.script(json!([{"status": 503, "headers": {"retry-after": "1"}, "body": "busy"}])).await;
+    let exporter = OtlpHttpExporter::builder(receiver.traces_url()).build();
+    let config = BatchConfig {
+        scheduled_delay: Duration::from_secs(3600),
+        export_timeout: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let provider = TracerProvider::builder()
+        .with_span_processor(BatchSpanProcessor::new(exporter.clone(), config))
+        .build();
+    provider.tracer("test").start("s").end();
+    let result = provider.force_flush().await;
+    assert_eq!(result, Err(ExportError::Timeout(500)));
+    assert!(result.expect_err("timeout").to_string().contains("retries included"));
+    sleep(1_500).await;
+    assert_eq!(receiver.posts(1).await.len(), 1, "a retry ran after the export was given up");
+}
+
 /// Back to a visible page, so the processors of later tests batch normally.
 fn show_page(window: &web_sys::Window) {
     let visible = web_sys::Event::new("visibilitychange").expect("event");
