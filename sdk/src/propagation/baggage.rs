@@ -320,6 +320,7 @@ mod tests {
         assert!(parse_baggage(header).len() >= 10);
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     mod properties {
         use super::*;
         use proptest::prelude::*;
