@@ -6,7 +6,7 @@
 //! 4. the SDK's wasm tests in headless Chromium (wasm-bindgen-test-runner + chromedriver)
 //! 5. the end-to-end tests: trunk builds the frontend, the e2e crate drives Chromium against it
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -57,7 +57,7 @@ pub(crate) fn run(flags: &flags::Test) -> anyhow::Result<()> {
     process::run(process::cargo().arg("test").args(packages(NATIVE_TEST_PACKAGES)))?;
 
     step("wasm tests in headless Chromium");
-    write_webdriver_json(&root.join("sdk"))?;
+    let webdriver_json = write_webdriver_json(&root.join("target/xtask"))?;
     process::run(process::cargo().args(["build", "-p", "e2e", "--bin", "test-receiver"]))?;
     let mut receiver = Services::default();
     let receiver_url = receiver
@@ -66,6 +66,7 @@ pub(crate) fn run(flags: &flags::Test) -> anyhow::Result<()> {
         process::cargo()
             .args(["test", "--target", "wasm32-unknown-unknown", "-p", "otel-web", "--tests"])
             .env("CHROMEDRIVER", &tools.chromedriver)
+            .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", &webdriver_json)
             .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
             .env("OTEL_WEB_TEST_RECEIVER", &receiver_url),
     )?;
@@ -102,12 +103,17 @@ fn packages<'a>(names: &'a [&'a str]) -> impl Iterator<Item = String> + 'a {
     names.iter().map(|p| format!("--package={p}"))
 }
 
-/// wasm-bindgen-test-runner reads the browser's capabilities from `webdriver.json` in the
-/// crate directory; a fresh profile directory per run keeps runs independent.
-fn write_webdriver_json(crate_dir: &Path) -> anyhow::Result<()> {
+/// wasm-bindgen-test-runner reads the browser's capabilities from the `webdriver.json` that
+/// `WASM_BINDGEN_TEST_WEBDRIVER_JSON` names; it is written under `dir` (in `target/`, so no
+/// source directory changes under a running `trunk serve`). A fresh profile directory per run
+/// keeps runs independent. Returns the file's path.
+fn write_webdriver_json(dir: &Path) -> anyhow::Result<PathBuf> {
     let profile = std::env::temp_dir().join(format!("otel-web-chromium-{}", std::process::id()));
     let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|a| format!("\"{a}\"")).collect();
     args.push(format!("\"--user-data-dir={}\"", profile.display()));
     let json = format!("{{\n  \"goog:chromeOptions\": {{ \"args\": [{}] }}\n}}\n", args.join(", "));
-    std::fs::write(crate_dir.join("webdriver.json"), json).context("writing sdk/webdriver.json")
+    let path = dir.join("webdriver.json");
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
 }
