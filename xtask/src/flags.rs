@@ -7,6 +7,9 @@ cargo xtask <command>
 
 Commands:
   dev      install what is missing, build, and run explorer + backend + trunk serve (Ctrl-C stops all)
+           --app-port=N       the app (trunk serve) on 127.0.0.1:N (default 3000)
+           --backend-port=N   the backend (default 4567)
+           --explorer-port=N  the trace explorer (default 4318)
   test     install what is missing and run every check CI runs
            --skip-e2e       leave out the browser end-to-end tests
   bench    build release artifacts and compare otel-web with OpenTelemetry JS in one browser run
@@ -34,8 +37,19 @@ pub(crate) struct Bench {
 /// The figure groups `cargo xtask bench --only=` accepts.
 pub(crate) const BENCH_FIGURES: &[&str] = &["browser", "size", "backend", "explorer"];
 
-#[derive(Debug, Default)]
-pub(crate) struct Dev {}
+/// Where `cargo xtask dev` serves; every service binds 127.0.0.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Dev {
+    pub(crate) app_port: u16,
+    pub(crate) backend_port: u16,
+    pub(crate) explorer_port: u16,
+}
+
+impl Default for Dev {
+    fn default() -> Self {
+        Self { app_port: 3000, backend_port: 4567, explorer_port: 4318 }
+    }
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct Test {
@@ -69,8 +83,29 @@ impl Xtask {
         };
         match command.as_str() {
             "dev" => {
-                known(&[])?;
-                Ok(Self::Dev(Dev {}))
+                known(&["--app-port=", "--backend-port=", "--explorer-port="])?;
+                let port = |name: &str, default: u16| -> anyhow::Result<u16> {
+                    match value(name) {
+                        None => Ok(default),
+                        Some(v) => match v.parse::<u16>() {
+                            Ok(port) if port != 0 => Ok(port),
+                            _ => bail!("{name}={v} is not a port (1–65535)"),
+                        },
+                    }
+                };
+                let defaults = Dev::default();
+                let dev = Dev {
+                    app_port: port("--app-port", defaults.app_port)?,
+                    backend_port: port("--backend-port", defaults.backend_port)?,
+                    explorer_port: port("--explorer-port", defaults.explorer_port)?,
+                };
+                if dev.app_port == dev.backend_port
+                    || dev.app_port == dev.explorer_port
+                    || dev.backend_port == dev.explorer_port
+                {
+                    bail!("the app, backend and explorer need three different ports");
+                }
+                Ok(Self::Dev(dev))
             }
             "test" => {
                 known(&["--skip-e2e"])?;
@@ -104,7 +139,20 @@ mod tests {
     #[test]
     fn test_flags_are_parsed() {
         assert!(matches!(parse(&["test", "--skip-e2e"]), Ok(Xtask::Test(Test { skip_e2e: true }))));
-        assert!(matches!(parse(&["dev"]), Ok(Xtask::Dev(_))));
+        assert!(matches!(parse(&["dev"]), Ok(Xtask::Dev(dev)) if dev == Dev::default()));
+    }
+
+    #[test]
+    fn dev_ports_can_be_chosen() {
+        let Ok(Xtask::Dev(dev)) = parse(&["dev", "--app-port=8080", "--explorer-port=9000"]) else {
+            panic!("not parsed")
+        };
+        assert_eq!(dev, Dev { app_port: 8080, backend_port: 4567, explorer_port: 9000 });
+        assert!(parse(&["dev", "--app-port=0"]).is_err());
+        assert!(parse(&["dev", "--app-port=70000"]).is_err());
+        assert!(parse(&["dev", "--backend-port=http"]).is_err());
+        assert!(parse(&["dev", "--backend-port=4318"]).is_err(), "the explorer's port");
+        assert!(parse(&["dev", "--port=1"]).is_err());
     }
 
     #[test]

@@ -11,6 +11,8 @@ mod cross_origin;
 mod unload_flush;
 // The collector goes away and comes back; the app never notices.
 mod collector_outage;
+// `cargo xtask dev` under half a minute of clicking: one build, no reload.
+mod dev_loop;
 
 use std::time::Duration;
 
