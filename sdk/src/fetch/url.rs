@@ -132,4 +132,92 @@ mod tests {
             assert_eq!(redact(url), expected, "{url}");
         }
     }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A query key that must be redacted: a listed key in any case, maybe after a prefix
+        /// ending in `_` or `-`.
+        fn sensitive_key() -> impl Strategy<Value = String> {
+            (proptest::sample::select(SENSITIVE_QUERY_KEYS), any::<u64>(), "([a-z]{1,5}[_-])?").prop_map(
+                |(key, case, prefix)| {
+                    let key: String = key
+                        .chars()
+                        .enumerate()
+                        .map(|(i, c)| if case >> (i % 64) & 1 == 1 { c.to_ascii_uppercase() } else { c })
+                        .collect();
+                    format!("{prefix}{key}")
+                },
+            )
+        }
+
+        /// A query parameter and what redaction makes of it.
+        fn param() -> impl Strategy<Value = (String, String)> {
+            let value = "[a-zA-Z0-9%._~=+-]{0,12}";
+            prop_oneof![
+                (sensitive_key(), value).prop_map(|(k, v)| (format!("{k}={v}"), format!("{k}=REDACTED"))),
+                ("q[a-z]{0,6}", value).prop_map(|(k, v)| (format!("{k}={v}"), format!("{k}={v}"))),
+                "[a-z]{0,6}".prop_map(|flag| (flag.clone(), flag)),
+            ]
+        }
+
+        /// An absolute URL and its redacted form.
+        fn url() -> impl Strategy<Value = (String, String)> {
+            (
+                "(https?|wss?|ftp)",
+                proptest::option::of("[a-zA-Z0-9%._~!$&'()*+,;=-]{0,8}(:[a-zA-Z0-9%._~!$&'()*+,;=:-]{0,8})?"),
+                "[a-z0-9.-]{1,20}(:[0-9]{1,5})?",
+                "(/[a-zA-Z0-9%._~!$&'()*+,;=:@-]{0,10}){0,3}",
+                proptest::option::of(proptest::collection::vec(param(), 0..5)),
+                proptest::option::of("#[a-zA-Z0-9%._~!$&'()*+,;=:@/?-]{0,10}"),
+            )
+                .prop_map(|(scheme, userinfo, host, path, query, fragment)| {
+                    let (mut url, mut redacted) = (format!("{scheme}://"), format!("{scheme}://"));
+                    if let Some(userinfo) = userinfo {
+                        url.push_str(&format!("{userinfo}@"));
+                        redacted.push_str("REDACTED:REDACTED@");
+                    }
+                    for part in [host, path] {
+                        url.push_str(&part);
+                        redacted.push_str(&part);
+                    }
+                    if let Some(query) = query {
+                        let (raw, clean): (Vec<String>, Vec<String>) = query.into_iter().unzip();
+                        url.push_str(&format!("?{}", raw.join("&")));
+                        redacted.push_str(&format!("?{}", clean.join("&")));
+                    }
+                    let fragment = fragment.unwrap_or_default();
+                    url.push_str(&fragment);
+                    redacted.push_str(&fragment);
+                    (url, redacted)
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn redaction_never_panics_and_is_idempotent(url in any::<String>(), near in "[a-z:/?#&=@%.A-Z\u{e9}]{0,40}") {
+                for url in [&url, &near] {
+                    let once = redact(url);
+                    prop_assert_eq!(redact(&once), once.clone());
+                    let _ = is_http(url);
+                }
+            }
+
+            #[test]
+            fn credentials_and_sensitive_values_never_survive_redaction((url, redacted) in url()) {
+                prop_assert_eq!(redact(&url), redacted);
+            }
+
+            #[test]
+            fn relative_urls_keep_everything_but_sensitive_values(
+                path in "/[a-zA-Z0-9%._~!$&'()*+,;=:@/-]{0,20}",
+                query in proptest::collection::vec(param(), 1..5),
+            ) {
+                let (raw, clean): (Vec<String>, Vec<String>) = query.into_iter().unzip();
+                prop_assert_eq!(redact(&format!("{path}?{}", raw.join("&"))), format!("{path}?{}", clean.join("&")));
+            }
+        }
+    }
 }
