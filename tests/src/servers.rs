@@ -42,6 +42,8 @@ pub struct FrontendOptions {
     pub batch_delay_ms: u64,
     /// `<meta name="cruddur:status-url">`.
     pub status_url: Option<String>,
+    /// The otel-web `instrumentGlobalFetch`: `window.fetch` itself is traced.
+    pub instrument_global_fetch: bool,
 }
 
 /// `index.html` with the options applied.
@@ -51,6 +53,7 @@ pub fn configure_page(index: &str, options: &FrontendOptions) -> anyhow::Result<
         "tracesEndpoint": if options.traces_endpoint.is_empty() { "/v1/traces" } else { &options.traces_endpoint },
         "propagateTraceHeaderCorsUrls": options.propagate_to,
         "batch": { "scheduledDelayMs": options.batch_delay_ms.max(1) },
+        "instrumentGlobalFetch": options.instrument_global_fetch,
     });
     let open = "id=\"otel-web-config\">";
     let start = index.find(open).context("index.html has no otel-web-config block")? + open.len();

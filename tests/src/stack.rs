@@ -132,11 +132,18 @@ pub struct StackOptions {
     pub browser_batch_delay_ms: u64,
     /// A status endpoint on a third origin (never allowlisted).
     pub status_url: Option<String>,
+    /// Trace `window.fetch` itself (page configuration `instrumentGlobalFetch`).
+    pub instrument_global_fetch: bool,
 }
 
 impl Default for StackOptions {
     fn default() -> Self {
-        Self { mode: Mode::SameOrigin, browser_batch_delay_ms: 200, status_url: None }
+        Self {
+            mode: Mode::SameOrigin,
+            browser_batch_delay_ms: 200,
+            status_url: None,
+            instrument_global_fetch: false,
+        }
     }
 }
 
@@ -169,6 +176,7 @@ impl Stack {
                 proxy_to: Some(backend.clone()),
                 batch_delay_ms: options.browser_batch_delay_ms,
                 status_url: options.status_url.clone(),
+                instrument_global_fetch: options.instrument_global_fetch,
             },
             Mode::CrossOrigin => FrontendOptions {
                 api_base: backend.clone(),
@@ -177,6 +185,7 @@ impl Stack {
                 proxy_to: None,
                 batch_delay_ms: options.browser_batch_delay_ms,
                 status_url: options.status_url.clone(),
+                instrument_global_fetch: options.instrument_global_fetch,
             },
         };
         let frontend = serve_frontend(&crate::project_root().join("dist"), frontend_port, page).await?;
