@@ -30,6 +30,11 @@
 //! | `instrumentGlobalFetch` (boolean) | | [`Config::instrument_global_fetch`] |
 //! | `correctClockSkew` (boolean) | | [`Config::correct_clock_skew`] |
 //! | `propagators` (`tracecontext`, `baggage`, `xray`; list or comma-separated) | | [`Config::propagators`] |
+//!
+//! The page's values are checked, and a wrong one is a [`ConfigError`] naming its field, never
+//! silently adjusted: counts are whole numbers from 0 to 4294967295 (a JSON number or a string of
+//! digits), `…Ms` values whole milliseconds up to [`MAX_TIMER_MS`] (the longest browser timer),
+//! and endpoints absolute `http(s)` URLs without credentials or paths starting with `/`.
 
 mod page;
 
@@ -96,6 +101,10 @@ pub struct Config {
 
 /// The default traces endpoint: the page's own origin, where a relay adds credentials.
 pub const DEFAULT_TRACES_ENDPOINT: &str = "/v1/traces";
+
+/// The longest delay, in milliseconds, any `…Ms` setting may have: browsers keep timer delays
+/// in a signed 32-bit integer and fire a longer timer at once (HTML, `setTimeout`).
+pub const MAX_TIMER_MS: u32 = 2_147_483_647;
 
 impl Default for Config {
     fn default() -> Self {
@@ -218,9 +227,10 @@ impl Config {
         if self.service_name.trim().is_empty() {
             return Err(ConfigError::field("serviceName", "must not be empty"));
         }
-        if self.exporters.contains(&ExporterKind::Otlp) && self.traces_endpoint.trim().is_empty() {
-            return Err(ConfigError::field("tracesEndpoint", "must not be empty when exporting with otlp"));
+        if self.exporters.contains(&ExporterKind::Otlp) {
+            check_endpoint("tracesEndpoint", &self.traces_endpoint)?;
         }
+        check_ratio(&self.sampler)?;
         let batch = &self.batch;
         if batch.max_queue_size == 0 {
             return Err(ConfigError::field("batch.maxQueueSize", "must be at least 1"));
@@ -231,15 +241,123 @@ impl Config {
                 format!("must be from 1 to batch.maxQueueSize ({})", batch.max_queue_size),
             ));
         }
-        if batch.scheduled_delay.is_zero() {
-            return Err(ConfigError::field("batch.scheduledDelayMs", "must be more than 0"));
+        check_timer("batch.scheduledDelayMs", batch.scheduled_delay)?;
+        check_timer("batch.exportTimeoutMs", batch.export_timeout)?;
+        check_timer("exportTimeoutMs", self.request_timeout)
+    }
+}
+
+/// A delay a browser timer can wait: more than 0 and at most [`MAX_TIMER_MS`].
+fn check_timer(field: &'static str, delay: Duration) -> Result<(), ConfigError> {
+    if delay.is_zero() || delay > Duration::from_millis(u64::from(MAX_TIMER_MS)) {
+        return Err(ConfigError::field(
+            field,
+            format!("must be from 1 to {MAX_TIMER_MS} ms, got {} ms", delay.as_millis()),
+        ));
+    }
+    Ok(())
+}
+
+/// A ratio sampler's ratio is from 0 to 1 (not NaN).
+fn check_ratio(sampler: &Sampler) -> Result<(), ConfigError> {
+    match sampler {
+        Sampler::TraceIdRatio(ratio) if !(0.0..=1.0).contains(ratio) => Err(ConfigError::field(
+            "samplerArg",
+            format!("must be a number from 0 to 1, got {}", crate::platform::number::format_f64(*ratio)),
+        )),
+        Sampler::ParentBased(inner) => check_ratio(inner),
+        _ => Ok(()),
+    }
+}
+
+/// Checks that `url` can be the OTLP traces URL: an absolute `http:` or `https:` URL with a
+/// host and no credentials (`fetch` refuses URLs with credentials), or a URL relative to the
+/// page's origin (a path starting with `/`). In the browser an absolute URL must also satisfy
+/// the browser's own URL parser. The error names `field`.
+pub(crate) fn check_endpoint(field: &'static str, url: &str) -> Result<(), ConfigError> {
+    let invalid = |why: &str| {
+        ConfigError::field(
+            field,
+            format!("must be an http(s) URL or a path starting with / (like /v1/traces); {url:?} {why}"),
+        )
+    };
+    if url.is_empty() {
+        return Err(invalid("is empty"));
+    }
+    if url.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(invalid("contains a space or a control character"));
+    }
+    // `/\` is scheme-relative too: browsers read `\` as `/` in http(s) URLs.
+    let scheme_relative = url.strip_prefix("//").or_else(|| url.strip_prefix("/\\"));
+    let rest = match scheme_relative {
+        // The page's scheme, another host.
+        Some(rest) => rest,
+        None if url.starts_with('/') => return Ok(()),
+        None => {
+            let Some((scheme, rest)) = url.split_once("://") else {
+                return Err(invalid("is neither"));
+            };
+            if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+                return Err(invalid("has another scheme"));
+            }
+            rest
         }
-        if batch.export_timeout.is_zero() {
-            return Err(ConfigError::field("batch.exportTimeoutMs", "must be more than 0"));
-        }
-        if self.request_timeout.is_zero() {
-            return Err(ConfigError::field("exportTimeoutMs", "must be more than 0"));
-        }
+    };
+    let authority = &rest[..rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len())];
+    if authority.contains('@') {
+        return Err(ConfigError::field(
+            field,
+            "must not contain credentials (fetch refuses such URLs); send them in `headers` or add them in a relay",
+        ));
+    }
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((address, "")) => (address, None),
+            Some((address, port)) => match port.strip_prefix(':') {
+                Some(port) => (address, Some(port)),
+                None => return Err(invalid("has text after its IPv6 address")),
+            },
+            None => return Err(invalid("has an unclosed IPv6 address")),
+        },
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    let bracketed = authority.starts_with('[');
+    let host_byte = |b: u8| {
+        b.is_ascii_alphanumeric()
+            || b".-_~%!$&'()*+,;=".contains(&b)
+            || !b.is_ascii()
+            || (bracketed && b == b':')
+    };
+    if host.is_empty() || !host.bytes().all(host_byte) {
+        return Err(invalid("has no valid host"));
+    }
+    let port_valid = |port: &str| {
+        port.bytes().all(|b| b.is_ascii_digit()) && matches!(port.parse::<u32>(), Ok(p) if p <= 65_535)
+    };
+    if port.is_some_and(|port| !port.is_empty() && !port_valid(port)) {
+        return Err(invalid("has an invalid port"));
+    }
+    if scheme_relative.is_some() {
+        return Ok(());
+    }
+    browser::check_absolute_url(url).map_err(|why| invalid(&why))
+}
+
+#[cfg(target_arch = "wasm32")]
+mod browser {
+    /// The browser's URL parser (`new URL(url)`, which throws on what it cannot parse).
+    pub(super) fn check_absolute_url(url: &str) -> Result<(), String> {
+        web_sys::Url::new(url).map(|_| ()).map_err(|_| "is not a URL the browser can parse".to_owned())
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod browser {
+    /// Outside a browser the checks above are all there is.
+    pub(super) fn check_absolute_url(_url: &str) -> Result<(), String> {
         Ok(())
     }
 }
@@ -257,5 +375,102 @@ mod tests {
         assert!(err.to_string().contains("`batch.maxExportBatchSize`"), "{err}");
         let err = Config::default().with_service_name(" ").validate().expect_err("empty name");
         assert!(err.to_string().contains("`serviceName`"), "{err}");
+    }
+
+    /// Issue #13 item 12: a `tracesEndpoint` that is not a URL is refused when the configuration
+    /// is validated, naming the field, instead of failing every export.
+    #[test]
+    fn the_traces_endpoint_must_be_an_http_url_or_a_path() {
+        for url in [
+            "/v1/traces",
+            "/",
+            "http://127.0.0.1:4318/v1/traces",
+            "HTTPS://api.honeycomb.io/v1/traces?x=1#f",
+            "http://[::1]:4318/v1/traces",
+            "http://localhost:/v1/traces",
+            "https://b\u{fc}cher.example/v1/traces",
+            "//collector.example.com/v1/traces",
+        ] {
+            assert_eq!(check_endpoint("tracesEndpoint", url), Ok(()), "{url}");
+        }
+        for url in [
+            "",
+            "not a url",
+            "collector:4318",
+            "v1/traces",
+            "ftp://example.com/v1/traces",
+            "javascript:alert(1)",
+            "http://",
+            "http:///v1/traces",
+            "http://exa mple.com/",
+            " /v1/traces",
+            "/v1/traces\n",
+            "http://host:99999/",
+            "http://host:80a/",
+            "http://a:b:80/",
+            "http://[::1/",
+            "http://[::1]x/",
+            "http://user:secret@example.com/v1/traces",
+            "//",
+            "http://exa<mple.com/",
+        ] {
+            let err = check_endpoint("tracesEndpoint", url).expect_err(url);
+            assert!(err.to_string().contains("`tracesEndpoint`"), "{err}");
+        }
+        let config = Config::default().with_traces_endpoint("collector:4318");
+        let err = config.validate().expect_err("not a URL");
+        assert!(err.to_string().contains("`tracesEndpoint`"), "{err}");
+        let unused = Config::default().with_exporters([ExporterKind::Console]).with_traces_endpoint("");
+        assert_eq!(unused.validate(), Ok(()), "the endpoint matters only when exporting with otlp");
+    }
+
+    #[test]
+    fn delays_fit_a_browser_timer_and_ratios_are_from_0_to_1() {
+        let mut config = Config::default();
+        config.batch.scheduled_delay = Duration::from_millis(u64::from(MAX_TIMER_MS));
+        assert_eq!(config.validate(), Ok(()));
+        config.batch.scheduled_delay = Duration::from_millis(u64::from(MAX_TIMER_MS) + 1);
+        let err = config.validate().expect_err("too long for setTimeout");
+        assert!(err.to_string().contains("`batch.scheduledDelayMs`"), "{err}");
+        let config = Config { request_timeout: Duration::from_secs(30 * 86_400), ..Config::default() };
+        let err = config.validate().expect_err("too long for setTimeout");
+        assert!(err.to_string().contains("`exportTimeoutMs`"), "{err}");
+        for ratio in [f64::NAN, -0.1, 1.5] {
+            let config =
+                Config::default().with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatio(ratio))));
+            let err = config.validate().expect_err("ratio out of range");
+            assert!(err.to_string().contains("`samplerArg`"), "{err}");
+        }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn endpoint_checking_never_panics(url in any::<String>(), near in "[a-z:/\\[\\]@.0-9 ?#%\\\\]{0,30}") {
+                for url in [&url, &near] {
+                    if let Err(err) = check_endpoint("tracesEndpoint", url) {
+                        prop_assert!(err.to_string().contains("`tracesEndpoint`"));
+                    }
+                }
+            }
+
+            #[test]
+            fn http_urls_and_paths_are_accepted(
+                scheme in "[hH][tT][tT][pP][sS]?",
+                host in "[a-z0-9]([a-z0-9.-]{0,20}[a-z0-9])?",
+                port in proptest::option::of(0u16..),
+                path in "(/[a-zA-Z0-9._~%!$&'()*+,;=:@-]{1,10}){0,4}",
+            ) {
+                let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+                let url = format!("{scheme}://{host}{port}{path}");
+                prop_assert_eq!(check_endpoint("tracesEndpoint", &url), Ok(()), "{}", url);
+                let path = if path.is_empty() { "/".to_owned() } else { path };
+                prop_assert_eq!(check_endpoint("tracesEndpoint", &path), Ok(()), "{}", path);
+            }
+        }
     }
 }

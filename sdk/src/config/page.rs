@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use opentelemetry::{KeyValue, Value};
 
-use super::{Config, ExporterKind};
+use super::{Config, ExporterKind, MAX_TIMER_MS, check_endpoint};
 use crate::error::ConfigError;
 use crate::fetch::OriginMatcher;
 use crate::platform::number;
@@ -74,15 +74,43 @@ fn boolean(field: &'static str, value: &PageValue) -> Result<bool, ConfigError> 
     }
 }
 
-fn count(field: &'static str, value: &PageValue) -> Result<u64, ConfigError> {
+/// A whole number from 0 to `max`, as a JSON number or a string of digits. Anything else —
+/// negative, fractional, too large, not a number — is an error naming the field, never
+/// wrapped or clamped.
+fn whole(field: &'static str, value: &PageValue, max: u32) -> Result<u32, ConfigError> {
+    let out_of_range =
+        |got: String| ConfigError::field(field, format!("must be a whole number from 0 to {max}, got {got}"));
     match value {
-        PageValue::Number(n) if *n >= 0.0 && n.fract() == 0.0 && *n <= u32::MAX as f64 => Ok(*n as u64),
-        PageValue::String(s) => s
-            .trim()
-            .parse()
-            .map_err(|_| ConfigError::field(field, format!("must be a whole number, got {s:?}"))),
-        other => Err(ConfigError::field(field, format!("must be a whole number, got {}", other.kind()))),
+        PageValue::Number(n) => {
+            if n.fract() == 0.0 && (0.0..=f64::from(max)).contains(n) {
+                // Exact: a whole number within u32.
+                Ok(*n as u32)
+            } else {
+                Err(out_of_range(number::format_f64(*n)))
+            }
+        }
+        PageValue::String(s) => {
+            s.trim().parse::<u32>().ok().filter(|n| *n <= max).ok_or_else(|| out_of_range(format!("{s:?}")))
+        }
+        other => Err(out_of_range(other.kind().to_owned())),
     }
+}
+
+/// A count (queue sizes, span limits).
+fn count(field: &'static str, value: &PageValue) -> Result<u32, ConfigError> {
+    whole(field, value, u32::MAX)
+}
+
+/// A queue or batch size (a count; `usize` holds every `u32` on the targets otel-web builds for).
+fn size(field: &'static str, value: &PageValue) -> Result<usize, ConfigError> {
+    let n = count(field, value)?;
+    usize::try_from(n)
+        .map_err(|_| ConfigError::field(field, format!("{n} is more than this platform can hold")))
+}
+
+/// Milliseconds for a browser timer: at most [`MAX_TIMER_MS`].
+fn millis(field: &'static str, value: &PageValue) -> Result<Duration, ConfigError> {
+    whole(field, value, MAX_TIMER_MS).map(|ms| Duration::from_millis(u64::from(ms)))
 }
 
 fn map<'a>(field: &'static str, value: &'a PageValue) -> Result<&'a [(String, PageValue)], ConfigError> {
@@ -140,6 +168,12 @@ fn propagators(value: &PageValue) -> Result<Vec<PropagatorKind>, ConfigError> {
         .collect()
 }
 
+/// A traces URL, checked where the page gives it so the error names the page's field.
+fn endpoint(field: &'static str, url: &str) -> Result<String, ConfigError> {
+    check_endpoint(field, url)?;
+    Ok(url.to_owned())
+}
+
 fn endpoint_base(base: &str) -> String {
     format!("{}/v1/traces", base.trim_end_matches('/'))
 }
@@ -173,16 +207,18 @@ pub(crate) fn apply_json(mut config: Config, json: &PageValue) -> Result<Config,
                 }
             }
             "exporters" => config.exporters = exporters(value)?,
-            "endpoint" => config.traces_endpoint = endpoint_base(&string("endpoint", value)?),
-            "tracesEndpoint" => config.traces_endpoint = string("tracesEndpoint", value)?,
+            "endpoint" => {
+                config.traces_endpoint = endpoint("endpoint", &endpoint_base(&string("endpoint", value)?))?
+            }
+            "tracesEndpoint" => {
+                config.traces_endpoint = endpoint("tracesEndpoint", &string("tracesEndpoint", value)?)?
+            }
             "headers" => {
                 for (name, v) in map("headers", value)? {
                     config.headers.push((name.clone(), string("headers", v)?));
                 }
             }
-            "exportTimeoutMs" => {
-                config.request_timeout = Duration::from_millis(count("exportTimeoutMs", value)?)
-            }
+            "exportTimeoutMs" => config.request_timeout = millis("exportTimeoutMs", value)?,
             "sampler" => sampler_name = Some(string("sampler", value)?),
             "samplerArg" => {
                 sampler_arg = Some(match value {
@@ -194,16 +230,12 @@ pub(crate) fn apply_json(mut config: Config, json: &PageValue) -> Result<Config,
                 for (name, v) in map("batch", value)? {
                     let batch = &mut config.batch;
                     match name.as_str() {
-                        "maxQueueSize" => batch.max_queue_size = count("batch.maxQueueSize", v)? as usize,
+                        "maxQueueSize" => batch.max_queue_size = size("batch.maxQueueSize", v)?,
                         "maxExportBatchSize" => {
-                            batch.max_export_batch_size = count("batch.maxExportBatchSize", v)? as usize
+                            batch.max_export_batch_size = size("batch.maxExportBatchSize", v)?
                         }
-                        "scheduledDelayMs" => {
-                            batch.scheduled_delay = Duration::from_millis(count("batch.scheduledDelayMs", v)?)
-                        }
-                        "exportTimeoutMs" => {
-                            batch.export_timeout = Duration::from_millis(count("batch.exportTimeoutMs", v)?)
-                        }
+                        "scheduledDelayMs" => batch.scheduled_delay = millis("batch.scheduledDelayMs", v)?,
+                        "exportTimeoutMs" => batch.export_timeout = millis("batch.exportTimeoutMs", v)?,
                         other => unknown("batch", other),
                     }
                 }
@@ -213,18 +245,14 @@ pub(crate) fn apply_json(mut config: Config, json: &PageValue) -> Result<Config,
                     let limits = &mut config.limits;
                     match name.as_str() {
                         "attributeCountLimit" => {
-                            limits.max_attributes_per_span = count("limits.attributeCountLimit", v)? as u32
+                            limits.max_attributes_per_span = count("limits.attributeCountLimit", v)?
                         }
                         "attributeValueLengthLimit" => {
                             limits.max_attribute_value_length =
-                                Some(count("limits.attributeValueLengthLimit", v)? as u32)
+                                Some(count("limits.attributeValueLengthLimit", v)?)
                         }
-                        "eventCountLimit" => {
-                            limits.max_events_per_span = count("limits.eventCountLimit", v)? as u32
-                        }
-                        "linkCountLimit" => {
-                            limits.max_links_per_span = count("limits.linkCountLimit", v)? as u32
-                        }
+                        "eventCountLimit" => limits.max_events_per_span = count("limits.eventCountLimit", v)?,
+                        "linkCountLimit" => limits.max_links_per_span = count("limits.linkCountLimit", v)?,
                         other => unknown("limits", other),
                     }
                 }
@@ -297,8 +325,8 @@ pub(crate) fn apply_meta(mut config: Config, metas: &[(String, String)]) -> Resu
             "service-version" => config.service_version = Some(content.clone()),
             "environment" => config.deployment_environment = Some(content.clone()),
             "exporters" => config.exporters = exporters(&PageValue::String(content.clone()))?,
-            "endpoint" => config.traces_endpoint = endpoint_base(content),
-            "traces-endpoint" => config.traces_endpoint = content.clone(),
+            "endpoint" => config.traces_endpoint = endpoint("otel-web:endpoint", &endpoint_base(content))?,
+            "traces-endpoint" => config.traces_endpoint = endpoint("otel-web:traces-endpoint", content)?,
             "sampler" => sampler_name = Some(content.clone()),
             "sampler-arg" => sampler_arg = Some(content.clone()),
             other => unknown("<meta> tags", other),
@@ -489,5 +517,159 @@ mod tests {
         assert_eq!(config.service_name, "from-meta");
         assert!(config.exporters.is_empty());
         assert_eq!(config.sampler, Sampler::ParentBased(Box::new(Sampler::TraceIdRatio(0.5))));
+    }
+
+    /// Issue #13 item 12: numbers out of range for their field are errors naming it, never
+    /// wrapped, truncated or clamped.
+    #[test]
+    fn numbers_out_of_range_name_the_field() {
+        let n = PageValue::Number;
+        let cases = [
+            ("batch", "maxQueueSize", n(-1.0)),
+            ("batch", "maxQueueSize", n(1.5)),
+            ("batch", "maxQueueSize", n(1e300)),
+            ("batch", "maxQueueSize", n(4_294_967_296.0)),
+            ("batch", "maxQueueSize", n(f64::NAN)),
+            ("batch", "maxQueueSize", n(f64::INFINITY)),
+            ("batch", "maxQueueSize", s("4294967296")),
+            ("batch", "maxQueueSize", s("-1")),
+            ("batch", "maxQueueSize", s("18446744073709551617")),
+            ("batch", "maxExportBatchSize", n(-0.5)),
+            ("batch", "scheduledDelayMs", n(2_147_483_648.0)),
+            ("batch", "exportTimeoutMs", n(1e300)),
+            ("limits", "attributeCountLimit", n(-1.0)),
+            ("limits", "attributeValueLengthLimit", s("4294967296")),
+            ("limits", "eventCountLimit", n(1e10)),
+            ("limits", "linkCountLimit", PageValue::Bool(true)),
+        ];
+        for (section, key, value) in cases {
+            let json = obj(&[(section, obj(&[(key, value.clone())]))]);
+            let field = format!("`{section}.{key}`");
+            let err = apply_json(Config::default(), &json).expect_err(&field);
+            assert!(err.to_string().contains(&field), "{err} should name {field} for {value:?}");
+        }
+        let err = apply_json(Config::default(), &obj(&[("exportTimeoutMs", n(-1.0))])).expect_err("negative");
+        assert!(err.to_string().contains("`exportTimeoutMs`"), "{err}");
+        // The largest values are kept exactly.
+        let json = obj(&[
+            ("batch", obj(&[("maxQueueSize", n(4_294_967_295.0)), ("scheduledDelayMs", n(2_147_483_647.0))])),
+            ("limits", obj(&[("eventCountLimit", s(" 4294967295 "))])),
+        ]);
+        let config = apply_json(Config::default(), &json).expect("in range");
+        assert_eq!(config.batch.max_queue_size, 4_294_967_295);
+        assert_eq!(config.batch.scheduled_delay, Duration::from_millis(2_147_483_647));
+        assert_eq!(config.limits.max_events_per_span, u32::MAX);
+    }
+
+    /// Issue #13 item 12: an endpoint that is not a URL is an error naming the page's field.
+    #[test]
+    fn endpoints_that_are_not_urls_name_their_field() {
+        for (key, field) in [("tracesEndpoint", "`tracesEndpoint`"), ("endpoint", "`endpoint`")] {
+            let err = apply_json(Config::default(), &obj(&[(key, s("collector:4318"))])).expect_err(key);
+            assert!(err.to_string().contains(field), "{err}");
+        }
+        for (name, field) in [
+            ("otel-web:traces-endpoint", "`otel-web:traces-endpoint`"),
+            ("otel-web:endpoint", "`otel-web:endpoint`"),
+        ] {
+            let err =
+                apply_meta(Config::default(), &[(name.to_owned(), "not a url".to_owned())]).expect_err(name);
+            assert!(err.to_string().contains(field), "{err}");
+        }
+        let config =
+            apply_json(Config::default(), &obj(&[("tracesEndpoint", s("/relay/v1/traces"))])).expect("path");
+        assert_eq!(config.traces_endpoint, "/relay/v1/traces");
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Every key the page configuration knows, and a few it does not.
+        const KEYS: &[&str] = &[
+            "serviceName",
+            "serviceVersion",
+            "environment",
+            "resourceAttributes",
+            "exporters",
+            "endpoint",
+            "tracesEndpoint",
+            "headers",
+            "exportTimeoutMs",
+            "sampler",
+            "samplerArg",
+            "batch",
+            "limits",
+            "idGenerator",
+            "propagateTraceHeaderCorsUrls",
+            "instrumentGlobalFetch",
+            "correctClockSkew",
+            "propagators",
+            "maxQueueSize",
+            "maxExportBatchSize",
+            "scheduledDelayMs",
+            "attributeCountLimit",
+            "attributeValueLengthLimit",
+            "eventCountLimit",
+            "linkCountLimit",
+            "unknown",
+        ];
+
+        /// Any JSON value, with object keys mostly from [`KEYS`].
+        fn page_value() -> impl Strategy<Value = PageValue> {
+            let number = prop_oneof![
+                any::<f64>(),
+                (0u64..10_000_000_000).prop_map(|n| n as f64),
+                Just(-1.0),
+                Just(1e300),
+                Just(0.5),
+            ];
+            let leaf = prop_oneof![
+                Just(PageValue::Null),
+                any::<bool>().prop_map(PageValue::Bool),
+                number.prop_map(PageValue::Number),
+                prop_oneof![
+                    any::<String>(),
+                    "[0-9]{0,12}",
+                    Just("/(/".to_owned()),
+                    Just("otlp,console".to_owned()),
+                    Just("http://127.0.0.1:4318".to_owned()),
+                    Just("parentbased_traceidratio".to_owned()),
+                ]
+                .prop_map(PageValue::String),
+            ];
+            let key = prop_oneof![4 => proptest::sample::select(KEYS).prop_map(str::to_owned), 1 => any::<String>()];
+            leaf.prop_recursive(3, 32, 6, move |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..4).prop_map(PageValue::List),
+                    proptest::collection::vec((key.clone(), inner), 0..6).prop_map(PageValue::Map),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn page_configuration_never_panics_and_errors_name_a_field(json in page_value()) {
+                if let Err(err) = apply_json(Config::default(), &json).and_then(|config| config.validate()) {
+                    prop_assert!(err.to_string().contains('`'), "{}", err);
+                }
+            }
+
+            #[test]
+            fn whole_numbers_are_exact_or_errors(n in prop_oneof![any::<f64>(), (0u64..=u64::from(u32::MAX) + 2).prop_map(|n| n as f64)]) {
+                let in_range = n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n);
+                match count("limits.linkCountLimit", &PageValue::Number(n)) {
+                    Ok(read) => prop_assert!(in_range && f64::from(read) == n),
+                    Err(err) => prop_assert!(!in_range && err.to_string().contains("`limits.linkCountLimit`")),
+                }
+            }
+
+            #[test]
+            fn digit_strings_round_trip(n in any::<u64>()) {
+                let read = count("batch.maxQueueSize", &PageValue::String(n.to_string()));
+                prop_assert_eq!(read.ok(), u32::try_from(n).ok());
+            }
+        }
     }
 }
