@@ -15,14 +15,16 @@
 //! use opentelemetry::{Context, KeyValue, global};
 //! # use otel_web::export::InMemoryExporter;
 //!
-//! // Once, at start-up. The page may override any of this (see `Config::merge_page`).
+//! // Once, at start-up. The page may override any of this (see `Config::merge_page`). A bad
+//! // configuration is an error naming the field, never a panic: the app runs untraced.
 //! let config = otel_web::Config::default()
 //!     .with_service_name("frontend")
 //!     .with_traces_endpoint("/v1/traces") // a same-origin relay adds credentials server-side
-//!     .merge_page()
-//!     .expect("valid configuration");
-//! # let config = config.with_exporters([]);
-//! let provider = otel_web::init(config).expect("valid configuration");
+//!     .merge_page();
+//! # let config = config.map(|c| c.with_exporters([]));
+//! let Ok(provider) = config.and_then(otel_web::init) else {
+//!     return; // the error names the field: log it, and the app runs untraced
+//! };
 //!
 //! // After sign-in: every later span carries the user.
 //! provider.set_span_attribute(KeyValue::new("user.id", "andrewbrown"));

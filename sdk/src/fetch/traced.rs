@@ -88,7 +88,7 @@ fn method_attributes(raw: &str, known: Option<&[String]>) -> (Cow<'static, str>,
     let canonical = raw.to_ascii_uppercase();
     let on_wire = if NORMALISED_METHODS.contains(&canonical.as_str()) { canonical.as_str() } else { raw };
     let is_known = match known {
-        Some(known) => known.iter().any(|m| *m == canonical),
+        Some(known) => known.contains(&canonical),
         None => super::DEFAULT_KNOWN_METHODS.contains(&canonical.as_str()),
     };
     let mut attributes = Vec::with_capacity(2);
