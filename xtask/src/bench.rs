@@ -47,9 +47,8 @@ pub(crate) fn run(flags: &crate::flags::Bench) -> anyhow::Result<()> {
     }
 
     println!("\n== otel-web (wasm-release, wasm-bindgen, wasm-opt -Oz)");
-    // Debian's wasm-opt 108 mangles wasm-bindgen 0.2.130's externref table; the lockfile pins
-    // binaryen 132 from npm for the bench.
-    let wasm_opt = js.join("node_modules/.bin/wasm-opt");
+    // The same pinned binaryen as trunk's release builds (`cargo xtask install` put it there).
+    let wasm_opt = crate::install::wasm_opt_bin_dir().join("wasm-opt");
     wasm_build(&root, &wasm_opt, "otel-web-bench", "otel_web_bench", &[], &site.join("wasm"))?;
     wasm_build(
         &root,

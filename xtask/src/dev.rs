@@ -73,7 +73,7 @@ pub(crate) fn run(flags: &flags::Dev) -> anyhow::Result<()> {
     services.spawn("backend", &mut backend)?;
     services.spawn(
         "trunk serve",
-        Command::new("trunk")
+        install::trunk()
             .current_dir(&root)
             .arg("serve")
             .arg("--config")
@@ -154,7 +154,7 @@ fn rebase(line: &str, root: &str) -> String {
 /// Builds the frontend into `dist/` with trunk (offline: Trunk.toml pins wasm-opt and
 /// wasm-bindgen is installed at the version in Cargo.lock).
 pub(crate) fn build_frontend(root: &Path, release: bool) -> anyhow::Result<()> {
-    let mut cmd = Command::new("trunk");
+    let mut cmd = install::trunk();
     cmd.current_dir(root).arg("build");
     if release {
         cmd.arg("--release");

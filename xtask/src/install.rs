@@ -4,7 +4,8 @@
 //! | tool | from | why this version |
 //! |---|---|---|
 //! | `wasm32-unknown-unknown` | rustup | pinned in `rust-toolchain.toml` |
-//! | `chromium`, `chromedriver`, `wasm-opt` | Debian `chromium`, `chromium-driver`, `binaryen` | the browser tests; `Trunk.toml` pins wasm-opt 108 |
+//! | `chromium`, `chromedriver` | Debian `chromium`, `chromium-driver` | the browser tests |
+//! | `wasm-opt` | npm `binaryen`, pinned by `xtask/wasm-opt/package-lock.json` (needs Debian `nodejs`, `npm`) | `Trunk.toml` pins `version_132`: Debian's 108 breaks wasm-bindgen 0.2.130's externref table; trunk finds it on the `PATH` xtask gives it |
 //! | `trunk` | `cargo install --locked trunk --version 0.21.14` | newer trunk needs a newer rustc |
 //! | `wasm-bindgen`, `wasm-bindgen-test-runner` | `cargo install wasm-bindgen-cli` | must equal `wasm-bindgen` in `Cargo.lock` |
 
@@ -17,7 +18,9 @@ use crate::process;
 
 pub(crate) const TRUNK_VERSION: &str = "0.21.14";
 const DEBIAN_PACKAGES: &[(&str, &str)] =
-    &[("chromium", "chromium"), ("chromedriver", "chromium-driver"), ("wasm-opt", "binaryen")];
+    &[("chromium", "chromium"), ("chromedriver", "chromium-driver"), ("node", "nodejs"), ("npm", "npm")];
+/// The wasm-opt version `Trunk.toml` asks for (`version_132`).
+const WASM_OPT_VERSION: &str = "version 132";
 
 /// Paths of the installed browser tooling, for the steps that drive a browser.
 #[derive(Debug, Clone)]
@@ -30,6 +33,7 @@ pub(crate) fn all() -> anyhow::Result<Tools> {
     println!("== checking tools");
     wasm_target()?;
     let tools = debian_packages()?;
+    wasm_opt()?;
     cargo_tool("trunk", "trunk", TRUNK_VERSION, true)?;
     let wasm_bindgen = wasm_bindgen_version()?;
     cargo_tool("wasm-bindgen", "wasm-bindgen-cli", &wasm_bindgen, false)?;
@@ -95,14 +99,47 @@ fn debian_packages() -> anyhow::Result<Tools> {
         let version = process::output(Command::new(bin).arg("--version")).unwrap_or_default();
         println!("ok   {bin} ({pkg}): {}", version.lines().next().unwrap_or("?"));
     }
-    let wasm_opt = process::output(Command::new("wasm-opt").arg("--version")).unwrap_or_default();
-    if !wasm_opt.contains("version 108") {
-        println!("warn wasm-opt is not version 108 ({wasm_opt}); Trunk.toml pins version_108");
-    }
     Ok(Tools {
         chromium: which("chromium").context("chromium not on PATH after install")?,
         chromedriver: which("chromedriver").context("chromedriver not on PATH after install")?,
     })
+}
+
+/// The folder holding the pinned `wasm-opt` (npm's binaryen), installed by [`wasm_opt`].
+pub(crate) fn wasm_opt_bin_dir() -> PathBuf {
+    crate::project_root().join("xtask/wasm-opt/node_modules/.bin")
+}
+
+/// `npm ci` of the pinned binaryen unless its `wasm-opt` already reports the pinned version.
+fn wasm_opt() -> anyhow::Result<()> {
+    let bin = wasm_opt_bin_dir().join("wasm-opt");
+    let current = process::output(Command::new(&bin).arg("--version")).unwrap_or_default();
+    if !current.contains(WASM_OPT_VERSION) {
+        println!("get  wasm-opt ({WASM_OPT_VERSION}) from npm's binaryen, pinned by xtask/wasm-opt/package-lock.json");
+        process::run(
+            Command::new("npm")
+                .current_dir(crate::project_root().join("xtask/wasm-opt"))
+                .args(["ci", "--no-audit", "--no-fund"]),
+        )?;
+    }
+    let version = process::output(Command::new(&bin).arg("--version")).unwrap_or_default();
+    if !version.contains(WASM_OPT_VERSION) {
+        bail!("{} reports {version:?}, not {WASM_OPT_VERSION}", bin.display());
+    }
+    println!("ok   wasm-opt: {}", version.lines().next().unwrap_or("?"));
+    Ok(())
+}
+
+/// `trunk`, with the pinned `wasm-opt` first on its `PATH` (trunk runs offline and takes the
+/// `wasm-opt` it finds there when its version is the one `Trunk.toml` names).
+pub(crate) fn trunk() -> Command {
+    let mut cmd = Command::new("trunk");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::iter::once(wasm_opt_bin_dir()).chain(std::env::split_paths(&path));
+    if let Ok(joined) = std::env::join_paths(dirs) {
+        cmd.env("PATH", joined);
+    }
+    cmd
 }
 
 /// Installs `krate` with `cargo install` unless `bin --version` already reports `version`.
