@@ -66,21 +66,31 @@ pub fn redact(url: &str) -> String {
     }
     if let Some(query) = query {
         out.push('?');
-        for (i, pair) in query.split('&').enumerate() {
-            if i > 0 {
-                out.push('&');
+        push_redacted_pairs(&mut out, query);
+    }
+    // A fragment is never sent, but OAuth's implicit flow puts tokens there
+    // (`#access_token=…`): its `key=value` pairs follow the query's rule.
+    if let Some(fragment) = fragment.strip_prefix('#') {
+        out.push('#');
+        push_redacted_pairs(&mut out, fragment);
+    }
+    out
+}
+
+/// `a=1&token=x` with sensitive values replaced by `REDACTED`.
+fn push_redacted_pairs(out: &mut String, pairs: &str) {
+    for (i, pair) in pairs.split('&').enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        match pair.split_once('=') {
+            Some((key, _)) if is_sensitive(key) => {
+                out.push_str(key);
+                out.push_str("=REDACTED");
             }
-            match pair.split_once('=') {
-                Some((key, _)) if is_sensitive(key) => {
-                    out.push_str(key);
-                    out.push_str("=REDACTED");
-                }
-                _ => out.push_str(pair),
-            }
+            _ => out.push_str(pair),
         }
     }
-    out.push_str(fragment);
-    out
 }
 
 /// The default port of a scheme, for `server.port` when the URL names none.
@@ -127,6 +137,10 @@ mod tests {
                 "https://s3.example.com/o?X-Amz-Signature=REDACTED&flag",
             ),
             ("https://example.com/?monkey=1&keyboard=2", "https://example.com/?monkey=1&keyboard=2"),
+            (
+                "https://app.example.com/cb#access_token=abc&state=xyz",
+                "https://app.example.com/cb#access_token=REDACTED&state=xyz",
+            ),
         ];
         for (url, expected) in cases {
             assert_eq!(redact(url), expected, "{url}");
