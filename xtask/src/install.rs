@@ -115,12 +115,14 @@ fn wasm_opt() -> anyhow::Result<()> {
     let bin = wasm_opt_bin_dir().join("wasm-opt");
     let current = process::output(Command::new(&bin).arg("--version")).unwrap_or_default();
     if !current.contains(WASM_OPT_VERSION) {
-        println!("get  wasm-opt ({WASM_OPT_VERSION}) from npm's binaryen, pinned by xtask/wasm-opt/package-lock.json");
-        process::run(
-            Command::new("npm")
-                .current_dir(crate::project_root().join("xtask/wasm-opt"))
-                .args(["ci", "--no-audit", "--no-fund"]),
-        )?;
+        println!(
+            "get  wasm-opt ({WASM_OPT_VERSION}) from npm's binaryen, pinned by xtask/wasm-opt/package-lock.json"
+        );
+        process::run(Command::new("npm").current_dir(crate::project_root().join("xtask/wasm-opt")).args([
+            "ci",
+            "--no-audit",
+            "--no-fund",
+        ]))?;
     }
     let version = process::output(Command::new(&bin).arg("--version")).unwrap_or_default();
     if !version.contains(WASM_OPT_VERSION) {
