@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod config;
+pub mod error;
 pub mod forward;
 pub mod ingest;
 pub mod otlp;
@@ -31,6 +32,24 @@ pub struct AppState {
     pub store: Arc<store::Store>,
     /// Forwarding, when an upstream is configured.
     pub forwarder: Option<forward::Forwarder>,
+}
+
+impl AppState {
+    /// Runs `work` on the store on a blocking thread: SQLite calls wait for the store's lock and
+    /// may scan, so they never run on the async workers (which keep answering meanwhile). A
+    /// panic in `work` is an [`error::AppError::Internal`], and the store stays usable.
+    pub async fn with_store<T, E>(
+        &self,
+        work: impl FnOnce(&store::Store) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, error::AppError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        error::AppError: From<E>,
+    {
+        let store = Arc::clone(&self.store);
+        Ok(tokio::task::spawn_blocking(move || work(&store)).await??)
+    }
 }
 
 /// The explorer's router; `cors_origins` may export straight from the browser.

@@ -162,7 +162,7 @@ async fn a_time_range_of_i64_max_is_refused_by_validation() {
         assert_eq!(response.status(), 400, "{spec}");
         let error: Value = response.json().await.expect("json");
         assert_eq!(error["field"], field, "{spec}: {error}");
-        assert!(!error["error"].as_str().unwrap_or("").contains("capacity"), "{error}");
+        assert!(!error["message"].as_str().unwrap_or("").contains("capacity"), "{error}");
     }
     let longest = query(&base, &json!({"time_range": MAX_TIME_RANGE})).await;
     assert_eq!(longest.status(), 200, "the longest range is accepted");
@@ -318,4 +318,64 @@ async fn timestamps_at_the_ends_of_i64_are_stored_and_shown() {
         assert_eq!(response.status(), 200, "{path}");
     }
     store_still_works(&base, "0000000000000003").await;
+}
+
+fn peak_rss_mib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmHWM");
+    kib / 1024
+}
+
+fn length_delimited(field: u8, inner: &[u8]) -> Vec<u8> {
+    let mut out = vec![field << 3 | 2];
+    prost::encoding::encode_varint(inner.len() as u64, &mut out);
+    out.extend_from_slice(inner);
+    out
+}
+
+// Issue #13: a gzipped body of a few KB inflated to millions of empty spans (two bytes each on
+// the wire, ~300 in memory): 2.1 GiB for 16 MiB of protobuf before any check ran.
+#[tokio::test]
+async fn issue_13_small_gzipped_bodies_of_empty_messages_are_refused_quickly_and_memory_stays_bounded() {
+    use trace_explorer::ingest::MAX_BODY_BYTES;
+    let (base, store) = explorer().await;
+    let before = peak_rss_mib();
+    let started = Instant::now();
+    let just_under = MAX_BODY_BYTES - 64;
+    let empty_spans = length_delimited(1, &length_delimited(2, &[0x12, 0x00].repeat(just_under / 2)));
+    let empty_attributes = length_delimited(1, &length_delimited(1, &[0x0a, 0x00].repeat(just_under / 2)));
+    // A 1 MiB scope name copied onto 2000 valid spans.
+    let mut scope_spans = length_delimited(1, &length_delimited(1, &vec![b'a'; 1 << 20]));
+    for id in 1..=2000u64 {
+        scope_spans.extend(length_delimited(2, &proto_span(id, vec![]).encode_to_vec()));
+    }
+    let scope_copies = length_delimited(1, &length_delimited(2, &scope_spans));
+    let json_spans = format!(
+        r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{}{{}}]}}]}}]}}"#,
+        "{},".repeat(just_under / 3 - 20)
+    );
+    for (content_type, body, says) in [
+        ("application/x-protobuf", empty_spans, "spans"),
+        ("application/x-protobuf", empty_attributes, "once decoded"),
+        ("application/x-protobuf", scope_copies, "scope's name"),
+        ("application/json", json_spans.into_bytes(), "spans"),
+    ] {
+        assert!(body.len() <= MAX_BODY_BYTES);
+        let response = post(&base, "/v1/traces", content_type, true, body).await;
+        assert_eq!(response.status(), 413, "{content_type} {says}");
+        let error: Value = response.json().await.expect("json");
+        assert!(error["message"].as_str().unwrap_or("").contains(says), "{error}");
+    }
+    let over = vec![b' '; MAX_BODY_BYTES + 1];
+    assert_eq!(post(&base, "/v1/traces", "application/json", true, over).await.status(), 413);
+    let grew = peak_rss_mib().saturating_sub(before);
+    assert!(started.elapsed() < Duration::from_secs(10), "refused quickly: {:?}", started.elapsed());
+    assert!(grew < 300, "peak memory grew {grew} MiB");
+    assert_eq!(store.span_count(), 0, "nothing of a refused batch is stored");
+    store_still_works(&base, "0000000000000001").await;
 }

@@ -17,8 +17,8 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use prost::Message;
 use serde_json::{Map, Value as Json, json};
-use trace_explorer::api::ApiError;
-use trace_explorer::ingest::{Encoding, IngestError, decode, read_body};
+use trace_explorer::error::AppError;
+use trace_explorer::ingest::{Encoding, decode, read_body};
 use trace_explorer::otlp::{SpanRecord, decode_json, decode_protobuf};
 use trace_explorer::query::{
     self, MAX_BUCKETS, MAX_LIMIT, MAX_TIME_RANGE, MAX_TIMESTAMP, MIN_BUCKETS, Query,
@@ -35,6 +35,7 @@ fn any_value() -> impl Strategy<Value = AnyValue> {
         any::<i64>().prop_map(V::IntValue),
         // Eighths: exact in decimal, so JSON text carries them without rounding.
         any::<i32>().prop_map(|n| V::DoubleValue(f64::from(n) / 8.0)),
+        prop::collection::vec(any::<u8>(), 0..9).prop_map(V::BytesValue),
     ]
     .prop_map(|v| AnyValue { value: Some(v) });
     let leaf = prop_oneof![9 => leaf, 1 => Just(AnyValue { value: None })];
@@ -69,10 +70,11 @@ fn request() -> impl Strategy<Value = ExportTraceServiceRequest> {
         prop_oneof![Just(vec![]), any::<[u8; 8]>().prop_map(|p| p.to_vec())],
         ".{0,10}",
         0..6i32,
-        0..i64::MAX,
-        0..i64::MAX,
+        // Past i64::MAX too: both encodings store those as i64::MAX.
+        any::<u64>(),
+        any::<u64>(),
         attributes(),
-        prop::collection::vec((".{0,6}", 0..i64::MAX, attributes()), 0..3),
+        prop::collection::vec((".{0,6}", any::<u64>(), attributes()), 0..3),
         (0..3i32, ".{0,6}"),
     )
         .prop_map(
@@ -81,14 +83,14 @@ fn request() -> impl Strategy<Value = ExportTraceServiceRequest> {
                 parent_span_id,
                 name,
                 kind,
-                start_time_unix_nano: start as u64,
-                end_time_unix_nano: end as u64,
+                start_time_unix_nano: start,
+                end_time_unix_nano: end,
                 attributes,
                 events: events
                     .into_iter()
                     .map(|(name, time, attributes)| span::Event {
                         name,
-                        time_unix_nano: time as u64,
+                        time_unix_nano: time,
                         attributes,
                         ..Default::default()
                     })
@@ -128,6 +130,23 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
+/// Standard base64, padded (the proto3 JSON mapping of `bytes`).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// The request in the OTLP/JSON mapping (ids in upper-case hex: the decoder accepts either).
 fn to_otlp_json(request: &ExportTraceServiceRequest) -> Json {
     fn value(v: &AnyValue) -> Json {
@@ -138,6 +157,7 @@ fn to_otlp_json(request: &ExportTraceServiceRequest) -> Json {
             Some(V::BoolValue(b)) => json!({"boolValue": b}),
             Some(V::IntValue(i)) => json!({"intValue": i.to_string()}),
             Some(V::DoubleValue(d)) => json!({"doubleValue": d}),
+            Some(V::BytesValue(b)) => json!({"bytesValue": base64(b)}),
             Some(V::ArrayValue(a)) => {
                 json!({"arrayValue": {"values": a.values.iter().map(value).collect::<Vec<_>>()}})
             }
@@ -180,7 +200,7 @@ fn to_otlp_json(request: &ExportTraceServiceRequest) -> Json {
 }
 
 /// How a receiver would answer this decoding error.
-fn status_of(error: IngestError) -> u16 {
+fn status_of(error: AppError) -> u16 {
     error.into_response().status().as_u16()
 }
 
@@ -431,7 +451,7 @@ proptest! {
         match Query::parse(&spec, NOW) {
             Err(e) => {
                 prop_assert!(!e.field.is_empty());
-                prop_assert_eq!(ApiError::Query(e).into_response().status().as_u16(), 400);
+                prop_assert_eq!(AppError::Query(e).into_response().status().as_u16(), 400);
             }
             Ok(q) => {
                 let range = q.end_time - q.start_time;

@@ -8,7 +8,9 @@ pub mod traces;
 
 use std::fmt::Write;
 
-use axum::response::Html;
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::error::AppError;
 
 /// Escapes text for HTML.
 pub fn esc(text: &str) -> String {
@@ -89,6 +91,17 @@ pub fn page(title: &str, body: &str) -> Html<String> {
          <main>{body}</main></body></html>",
         esc(title)
     ))
+}
+
+/// A failed page: the status of `error`, and only what [`AppError::client_message`] tells a
+/// client (a store failure's details go to the log).
+pub fn error_page(error: AppError) -> Response {
+    let status = error.status();
+    if status.is_server_error() {
+        eprintln!("explorer: {error}");
+    }
+    (status, page("Error", &format!("<div class=error>{}</div>", esc(&error.client_message()))))
+        .into_response()
 }
 
 /// Formats milliseconds readably.

@@ -10,9 +10,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
-use super::{esc, ms, nth_color, page, url_encode};
+use super::{error_page, esc, ms, nth_color, page, url_encode};
 use crate::AppState;
-use crate::api::{ApiError, now_s, run_spec};
+use crate::api::{now_s, run_spec};
+use crate::error::AppError;
 use crate::query::{self, Heatmap, Op, Query, QueryResult};
 use crate::store::value_text;
 
@@ -45,7 +46,7 @@ pub async fn query_page(
             }
             Ok(spec) => match run_spec(&state, spec).await {
                 Ok((query, result)) => results = render_results(q, &query, &result),
-                Err(ApiError::Query(e)) => {
+                Err(AppError::Query(e)) => {
                     let _ = write!(
                         results,
                         "<div class=error><b>{}</b>: {}</div>",
@@ -54,12 +55,18 @@ pub async fn query_page(
                     );
                 }
                 Err(e) => {
-                    let _ = write!(results, "<div class=error>{}</div>", esc(&e.to_string()));
+                    if e.status().is_server_error() {
+                        eprintln!("explorer: {e}");
+                    }
+                    let _ = write!(results, "<div class=error>{}</div>", esc(&e.client_message()));
                 }
             },
         }
     }
-    let saved = state.store.saved_queries().unwrap_or_default();
+    let (saved, history) = state
+        .with_store(|store| Ok::<_, AppError>((store.saved_queries()?, store.history()?)))
+        .await
+        .unwrap_or_default();
     let mut side = String::from("<h2>Saved queries</h2><ul>");
     for s in &saved {
         let _ = write!(
@@ -70,7 +77,7 @@ pub async fn query_page(
         );
     }
     side.push_str("</ul><h2>History</h2><ol>");
-    for h in state.store.history().unwrap_or_default().iter().take(10) {
+    for h in history.iter().take(10) {
         let summary: String = h.to_string().chars().take(70).collect();
         let _ = write!(
             side,
@@ -299,24 +306,26 @@ pub async fn matching(
             parts.get(4)?.parse().ok()?,
         ))
     });
-    let store = state.store.clone();
-    let found = tokio::task::spawn_blocking(move || {
-        let cell_ref = cell
-            .as_ref()
-            .map(|(t0, t1, c, lo, hi): &(i64, i64, String, f64, f64)| (*t0, *t1, c.as_str(), *lo, *hi));
-        query::matching_traces(&store, &query, &group, cell_ref, 100)
-    })
-    .await;
-    let ids = match found {
-        Ok(Ok(ids)) => ids,
-        _ => return page("Query", "<div class=error>The search failed.</div>").into_response(),
+    let found = state
+        .with_store(move |store| {
+            let cell_ref = cell
+                .as_ref()
+                .map(|(t0, t1, c, lo, hi): &(i64, i64, String, f64, f64)| (*t0, *t1, c.as_str(), *lo, *hi));
+            let ids = query::matching_traces(store, &query, &group, cell_ref, 100)?;
+            Ok::<_, AppError>(
+                ids.into_iter().map(|id| (store.trace(&id).unwrap_or_default(), id)).collect::<Vec<_>>(),
+            )
+        })
+        .await;
+    let traces = match found {
+        Ok(traces) => traces,
+        Err(e) => return error_page(e),
     };
     let mut body = format!(
         "<h1>Matching traces</h1><p><a href=\"/query?q={}\">← back to the query</a></p><table><tr><th>Trace</th><th>Root</th><th>Duration</th></tr>",
         url_encode(&params.q)
     );
-    for id in &ids {
-        let spans = state.store.trace(id).unwrap_or_default();
+    for (spans, id) in &traces {
         let root = spans.iter().find(|s| s.parent_id.is_none()).or(spans.first());
         let (name, duration) = root.map(|r| (r.name.clone(), ms(r.duration_ms))).unwrap_or_default();
         let _ = write!(
@@ -357,8 +366,9 @@ pub async fn save(State(state): State<AppState>, Form(form): Form<SaveForm>) -> 
     }
     let name = form.name.trim();
     let name = if name.is_empty() { "Untitled" } else { name };
-    if let Err(e) = state.store.save_query(name, &spec) {
-        return page("Query", &format!("<div class=error>{}</div>", esc(&e.to_string()))).into_response();
+    let name = name.to_owned();
+    if let Err(e) = state.with_store(move |store| store.save_query(&name, &spec)).await {
+        return error_page(e);
     }
     Redirect::to(&format!("/query?q={}", url_encode(&form.q))).into_response()
 }

@@ -13,25 +13,22 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{clock, color, esc, ms, page};
+use super::{clock, color, error_page, esc, ms, page};
 use crate::AppState;
+use crate::error::AppError;
 use crate::store::{StoredSpan, value_text};
 
 /// `GET /`: recent traces.
 pub async fn recent(State(state): State<AppState>) -> Response {
-    let traces = match state.store.recent_traces(100, None) {
-        Ok(t) => t,
-        Err(e) => {
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                page("Error", &format!("<div class=error>{}</div>", esc(&e.to_string()))),
-            )
-                .into_response();
-        }
+    let found = state
+        .with_store(|store| Ok::<_, AppError>((store.recent_traces(100, None)?, store.span_count())))
+        .await;
+    let (traces, span_count) = match found {
+        Ok(found) => found,
+        Err(e) => return error_page(e),
     };
     let mut body = format!(
-        "<h1>Recent traces</h1><p class=muted>{} spans stored. Send OTLP/HTTP to <span class=mono>POST /v1/traces</span>.</p>",
-        state.store.span_count()
+        "<h1>Recent traces</h1><p class=muted>{span_count} spans stored. Send OTLP/HTTP to <span class=mono>POST /v1/traces</span>.</p>"
     );
     if traces.is_empty() {
         body.push_str(
@@ -120,11 +117,10 @@ pub async fn waterfall(
     Path(trace_id): Path<String>,
     Query(params): Query<WaterfallParams>,
 ) -> Response {
-    let spans = match state.store.trace(&trace_id) {
+    let id = trace_id.clone();
+    let spans = match state.with_store(move |store| store.trace(&id)).await {
         Ok(s) => s,
-        Err(e) => {
-            return (StatusCode::INTERNAL_SERVER_ERROR, page("Error", &esc(&e.to_string()))).into_response();
-        }
+        Err(e) => return error_page(e),
     };
     if spans.is_empty() {
         let body = format!(
