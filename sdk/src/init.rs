@@ -2,9 +2,11 @@
 
 use crate::config::{Config, ExporterKind};
 use crate::error::ConfigError;
-use crate::export::{ConsoleExporter, OtlpHttpExporter};
+#[cfg(feature = "console")]
+use crate::export::ConsoleExporter;
+use crate::export::OtlpHttpExporter;
 use crate::fetch::FetchConfig;
-use crate::processor::{BatchSpanProcessor, SimpleSpanProcessor};
+use crate::processor::BatchSpanProcessor;
 use crate::report::{self, Problem};
 use crate::resource::Resource;
 use crate::trace::TracerProvider;
@@ -66,9 +68,12 @@ pub fn build_provider(config: Config) -> Result<TracerProvider, ConfigError> {
                 }
                 builder.with_span_processor(BatchSpanProcessor::new(exporter.build(), config.batch))
             }
-            ExporterKind::Console => {
-                builder.with_span_processor(SimpleSpanProcessor::new(ConsoleExporter::new()))
-            }
+            #[cfg(feature = "console")]
+            ExporterKind::Console => builder
+                .with_span_processor(crate::processor::SimpleSpanProcessor::new(ConsoleExporter::new())),
+            // Refused by `validate` above.
+            #[cfg(not(feature = "console"))]
+            ExporterKind::Console => builder,
         };
     }
     Ok(builder.build())

@@ -15,14 +15,14 @@
 //! use opentelemetry::{Context, KeyValue, global};
 //! # use otel_web::export::InMemoryExporter;
 //!
-//! // Once, at start-up. The page may override any of this (see `Config::merge_page`). A bad
-//! // configuration is an error naming the field, never a panic: the app runs untraced.
+//! // Once, at start-up. A bad configuration is an error naming the field, never a panic:
+//! // the app runs untraced. (With the `page-config` feature, `.merge_page()` lets the page
+//! // override any of this without a rebuild.)
 //! let config = otel_web::Config::default()
 //!     .with_service_name("frontend")
-//!     .with_traces_endpoint("/v1/traces") // a same-origin relay adds credentials server-side
-//!     .merge_page();
-//! # let config = config.map(|c| c.with_exporters([]));
-//! let Ok(provider) = config.and_then(otel_web::init) else {
+//!     .with_traces_endpoint("/v1/traces"); // a same-origin relay adds credentials server-side
+//! # let config = config.with_exporters([]);
+//! let Ok(provider) = otel_web::init(config) else {
 //!     return; // the error names the field: log it, and the app runs untraced
 //! };
 //!
@@ -74,8 +74,21 @@
 //!
 //! ## Features
 //!
-//! - `testing`: `export::InMemoryExporter`, for tests of instrumented code.
-//! - `gloo-net`: `otel_web::http::Request`, a traced drop-in for `gloo_net::http::Request`.
+//! The default build is the core: spans and the `opentelemetry` API, the batch processor with
+//! the page-hide flush, OTLP/JSON over `fetch`, the traced `fetch`, and W3C Trace Context and
+//! Baggage. Everything else is opt-in, so an app ships only the bytes it uses; `cargo xtask
+//! bench` reports each feature's gzipped size in `BENCHMARKS.md`. A configuration (or page)
+//! that asks for something the app was built without is a [`ConfigError`] naming the feature.
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `page-config` | `Config::merge_page`: configuration from the page's `<script id="otel-web-config">` JSON and `otel-web:*` metas, so endpoints and sampling change without a rebuild |
+//! | `xray` | AWS X-Ray: the `X-Amzn-Trace-Id` propagator and X-Ray compatible trace ids |
+//! | `console` | `export::ConsoleExporter`: one readable line per span in the devtools console |
+//! | `server-timing` | reads `Server-Timing` on traced fetches: the latency split between server and network |
+//! | `clock-skew` | (implies `server-timing`) estimates the browser↔server clock offset and can shift exported times into the server's clock |
+//! | `gloo-net` | `otel_web::http::Request`, a traced drop-in for `gloo_net::http::Request` |
+//! | `testing` | `export::InMemoryExporter`, for tests of instrumented code |
 //!
 //! ## Never breaking the page
 //!

@@ -1,6 +1,8 @@
 //! A hostile page configuration in Chromium: every bad value is a `ConfigError` naming its field,
 //! and whatever the page holds, the app's fetches still settle (issue #13 item 12).
 
+#![cfg(all(target_arch = "wasm32", feature = "page-config"))]
+
 mod support;
 
 use opentelemetry::global;

@@ -314,7 +314,6 @@ async fn pagehide_flushes_at_once_and_later_spans_follow() {
 #[wasm_bindgen_test]
 fn floats_round_trip_through_the_browsers_number_text() {
     use otel_web::export::{InMemoryExporter, otlp_json};
-    use otel_web::fetch::server_timing;
 
     let exporter = InMemoryExporter::default();
     let provider = TracerProvider::builder().with_simple_exporter(exporter.clone()).build();
@@ -336,12 +335,16 @@ fn floats_round_trip_through_the_browsers_number_text() {
     }
     assert_eq!(attributes[values.len()]["value"]["doubleValue"], "NaN");
 
-    let timing = server_timing::read("app;dur=12.5, otelweb-ts;desc=\"1700000000123.25\"");
-    assert_eq!(timing.duration_ms, Some(12.5));
-    assert_eq!(timing.received_at_ms, Some(1_700_000_000_123.25));
-    // Not a number the browser's grammar accepts: the duration is 0 (Server-Timing: "If
-    // |dur| is an error, return 0"), never the hex or infinite value.
-    for hostile in ["app;dur=0x10", "app;dur=Infinity", "app;dur= 1e999", "app;dur=1e"] {
-        assert_eq!(server_timing::read(hostile).duration_ms, Some(0.0), "{hostile}");
+    #[cfg(feature = "server-timing")]
+    {
+        use otel_web::fetch::server_timing;
+        let timing = server_timing::read("app;dur=12.5, otelweb-ts;desc=\"1700000000123.25\"");
+        assert_eq!(timing.duration_ms, Some(12.5));
+        assert_eq!(timing.received_at_ms, Some(1_700_000_000_123.25));
+        // Not a number the browser's grammar accepts: the duration is 0 (Server-Timing: "If
+        // |dur| is an error, return 0"), never the hex or infinite value.
+        for hostile in ["app;dur=0x10", "app;dur=Infinity", "app;dur= 1e999", "app;dur=1e"] {
+            assert_eq!(server_timing::read(hostile).duration_ms, Some(0.0), "{hostile}");
+        }
     }
 }

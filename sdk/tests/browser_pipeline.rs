@@ -124,6 +124,7 @@ async fn a_full_queue_drops_counts_and_reports_on_the_next_export() {
     assert_eq!(stamped, vec![&Value::I64(2)]);
 }
 
+#[cfg(feature = "page-config")]
 #[wasm_bindgen_test]
 fn the_page_configures_the_sdk_without_a_rebuild() {
     let document = web_sys::window().expect("window").document().expect("document");

@@ -1,7 +1,8 @@
 //! [`Config`]: everything [`crate::init`] needs, typed, with the OpenTelemetry defaults.
 //!
-//! Set it in Rust, or let the page override it at run time (so an endpoint or a sample rate
-//! changes without rebuilding the wasm) with [`Config::merge_page`], which reads:
+//! Set it in Rust, or (feature `page-config`) let the page override it at run time, so an
+//! endpoint or a sample rate changes without rebuilding the wasm, with `Config::merge_page`,
+//! which reads:
 //!
 //! ```html
 //! <script type="application/json" id="otel-web-config">
@@ -36,6 +37,7 @@
 //! digits), `…Ms` values whole milliseconds up to [`MAX_TIMER_MS`] (the longest browser timer),
 //! and endpoints absolute `http(s)` URLs without credentials or paths starting with `/`.
 
+#[cfg(feature = "page-config")]
 mod page;
 
 use std::time::Duration;
@@ -49,6 +51,7 @@ use crate::processor::BatchConfig;
 use crate::propagation::PropagatorKind;
 use crate::trace::{IdGenerator, Sampler, SpanLimits};
 
+#[cfg(feature = "page-config")]
 pub use page::PAGE_CONFIG_ELEMENT_ID;
 
 /// Where spans go.
@@ -217,7 +220,8 @@ impl Config {
 
     /// Applies the page's `<script id="otel-web-config">` JSON and `<meta name="otel-web:…">`
     /// tags on top of this configuration (the page wins). Outside a browser, or on a page
-    /// without them, returns the configuration unchanged.
+    /// without them, returns the configuration unchanged. Feature `page-config`.
+    #[cfg(feature = "page-config")]
     pub fn merge_page(self) -> Result<Self, ConfigError> {
         page::merge(self)
     }
@@ -230,6 +234,7 @@ impl Config {
         if self.exporters.contains(&ExporterKind::Otlp) {
             check_endpoint("tracesEndpoint", &self.traces_endpoint)?;
         }
+        self.check_features()?;
         check_ratio(&self.sampler)?;
         let batch = &self.batch;
         if batch.max_queue_size == 0 {
@@ -244,6 +249,34 @@ impl Config {
         check_timer("batch.scheduledDelayMs", batch.scheduled_delay)?;
         check_timer("batch.exportTimeoutMs", batch.export_timeout)?;
         check_timer("exportTimeoutMs", self.request_timeout)
+    }
+}
+
+impl Config {
+    /// Refuses what this build was compiled without: a page can name `xray` or `console`
+    /// whatever cargo features the app enabled, and is told which feature it needs.
+    fn check_features(&self) -> Result<(), ConfigError> {
+        let needs = |field: &'static str, feature: &str| {
+            ConfigError::field(
+                field,
+                format!("needs otel-web's `{feature}` cargo feature, which this app was built without"),
+            )
+        };
+        if !cfg!(feature = "xray") {
+            if self.propagators.contains(&PropagatorKind::XRay) {
+                return Err(needs("propagators", "xray"));
+            }
+            if self.id_generator == IdGenerator::XRay {
+                return Err(needs("idGenerator", "xray"));
+            }
+        }
+        if !cfg!(feature = "console") && self.exporters.contains(&ExporterKind::Console) {
+            return Err(needs("exporters", "console"));
+        }
+        if !cfg!(feature = "clock-skew") && self.correct_clock_skew {
+            return Err(needs("correctClockSkew", "clock-skew"));
+        }
+        Ok(())
     }
 }
 
@@ -420,8 +453,39 @@ mod tests {
         let config = Config::default().with_traces_endpoint("collector:4318");
         let err = config.validate().expect_err("not a URL");
         assert!(err.to_string().contains("`tracesEndpoint`"), "{err}");
-        let unused = Config::default().with_exporters([ExporterKind::Console]).with_traces_endpoint("");
+        let unused = Config::default().with_exporters([]).with_traces_endpoint("");
         assert_eq!(unused.validate(), Ok(()), "the endpoint matters only when exporting with otlp");
+    }
+
+    #[test]
+    fn what_this_build_was_compiled_without_is_a_config_error_naming_the_feature() {
+        let cases = [
+            (Config::default().with_id_generator(IdGenerator::XRay), cfg!(feature = "xray"), "`xray`"),
+            (
+                Config { propagators: vec![PropagatorKind::XRay], ..Config::default() },
+                cfg!(feature = "xray"),
+                "`xray`",
+            ),
+            (
+                Config::default().with_exporters([ExporterKind::Console]),
+                cfg!(feature = "console"),
+                "`console`",
+            ),
+            (
+                Config::default().with_clock_skew_correction(true),
+                cfg!(feature = "clock-skew"),
+                "`clock-skew`",
+            ),
+        ];
+        for (config, enabled, feature) in cases {
+            match config.validate() {
+                Ok(()) => assert!(enabled, "accepted without the {feature} feature"),
+                Err(e) => {
+                    assert!(!enabled, "refused with the {feature} feature: {e}");
+                    assert!(e.to_string().contains(feature), "{e}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //!
 //! - [`OtlpHttpExporter`]: OTLP/HTTP with JSON over `fetch`, to a collector, Honeycomb, or a
 //!   same-origin relay.
-//! - [`ConsoleExporter`]: one readable line per span in the devtools console.
+//! - `ConsoleExporter` (feature `console`): one readable line per span in the devtools console.
 //! - `InMemoryExporter` (feature `testing`): keeps spans for assertions.
 
+#[cfg(feature = "console")]
 mod console;
 #[cfg(any(test, feature = "testing"))]
 mod in_memory;
@@ -12,6 +13,7 @@ mod otlp_http;
 pub mod otlp_json;
 mod retry;
 
+#[cfg(feature = "console")]
 pub use console::ConsoleExporter;
 #[cfg(any(test, feature = "testing"))]
 pub use in_memory::InMemoryExporter;

@@ -34,9 +34,9 @@
 //! an entry (a `data:` URL, a body nobody reads) ends its span at the headers, with
 //! `otelweb.timing.source = "response-headers"`.
 //!
-//! When the response carries [`Server-Timing`](server_timing), also
-//! `otelweb.server.duration_ms`, `otelweb.network.duration_ms` (client duration − server
-//! duration) and `otelweb.clock.offset_ms` (see [`skew`]).
+//! With the `server-timing` feature, when the response carries `Server-Timing` (module
+//! `server_timing`), also `otelweb.server.duration_ms` and `otelweb.network.duration_ms` (client
+//! duration − server duration); with `clock-skew`, `otelweb.clock.offset_ms` (module `skew`).
 //!
 //! # CORS: what a cross-origin backend must send
 //!
@@ -58,7 +58,9 @@
 mod call;
 mod global;
 mod policy;
+#[cfg(feature = "server-timing")]
 pub mod server_timing;
+#[cfg(feature = "clock-skew")]
 pub mod skew;
 mod timing;
 mod traced;
@@ -118,13 +120,23 @@ pub fn configure(config: FetchConfig) {
     let _ = traced::SETTINGS.try_with(|settings| {
         if let Ok(mut settings) = settings.try_borrow_mut() {
             settings.policy = PropagationPolicy::new(config.propagate_to);
-            settings.correct_clock_skew = config.correct_clock_skew;
+            #[cfg(feature = "clock-skew")]
+            {
+                settings.correct_clock_skew = config.correct_clock_skew;
+                settings.skew = skew::SkewEstimator::default();
+                if !config.correct_clock_skew {
+                    crate::platform::clock::set_export_shift_ms(0.0);
+                }
+            }
+            #[cfg(not(feature = "clock-skew"))]
+            if config.correct_clock_skew {
+                crate::report::warn(crate::report::Problem::Config, || {
+                    "clock-skew correction needs otel-web's `clock-skew` feature; timestamps stay as measured"
+                        .into()
+                });
+            }
             settings.known_methods =
                 config.known_methods.map(|methods| methods.iter().map(|m| m.to_ascii_uppercase()).collect());
-            settings.skew = skew::SkewEstimator::default();
-            if !config.correct_clock_skew {
-                crate::platform::clock::set_export_shift_ms(0.0);
-            }
         }
     });
     timing::observe();
@@ -146,6 +158,7 @@ pub async fn fetch_with(
 
 /// The current estimate of server clock minus browser clock in milliseconds, once a response
 /// has carried the server's timestamp.
+#[cfg(feature = "clock-skew")]
 pub fn clock_offset_ms() -> Option<f64> {
     traced::clock_offset_ms()
 }

@@ -28,7 +28,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::call::Call;
+#[cfg(feature = "server-timing")]
 use super::server_timing::{self, ServerTiming};
+#[cfg(feature = "clock-skew")]
 use super::skew::{Exchange, SkewEstimator};
 use super::{FetchOptions, PropagationPolicy, timing, url};
 use crate::platform::lifecycle::PageLifecycle;
@@ -43,7 +45,9 @@ const MAX_BODY_WAIT_MS: u32 = 60_000;
 #[derive(Debug, Default)]
 pub(super) struct Settings {
     pub(super) policy: PropagationPolicy,
+    #[cfg(feature = "clock-skew")]
     pub(super) correct_clock_skew: bool,
+    #[cfg(feature = "clock-skew")]
     pub(super) skew: SkewEstimator,
     /// Upper-cased; `None` for the default list.
     pub(super) known_methods: Option<Vec<String>>,
@@ -364,7 +368,7 @@ fn on_response(started: &Started, response: &web_sys::Response) -> ServerTiming 
     let span = started.cx.span();
     // Opaque and opaque-redirect responses hide their status (it reads 0): record none.
     if matches!(response.type_(), web_sys::ResponseType::Opaque | web_sys::ResponseType::Opaqueredirect) {
-        return ServerTiming::default();
+        return Default::default();
     }
     let status = response.status();
     span.set_attribute(KeyValue::new(semconv::HTTP_RESPONSE_STATUS_CODE, i64::from(status)));
@@ -373,14 +377,22 @@ fn on_response(started: &Started, response: &web_sys::Response) -> ServerTiming 
         // No description: the status code says it (HTTP semantic conventions).
         span.set_status(Status::error(""));
     }
-    response
+    #[cfg(feature = "server-timing")]
+    return response
         .headers()
         .get("server-timing")
         .ok()
         .flatten()
         .map(|h| server_timing::read(&h))
-        .unwrap_or_default()
+        .unwrap_or_default();
+    #[cfg(not(feature = "server-timing"))]
+    ServerTiming
 }
+
+/// Without the `server-timing` feature, nothing is read from the response's `Server-Timing`.
+#[cfg(not(feature = "server-timing"))]
+#[derive(Debug, Clone, Copy, Default)]
+struct ServerTiming;
 
 /// The response's resource timing entry, once the browser has made it (at the body's end);
 /// `None` when none will come: not an HTTP(S) URL, no observer, a minute passed, or the page was
@@ -461,6 +473,20 @@ async fn finish(started: Started, server: ServerTiming, headers_at: f64) {
     };
     let end_unix_nanos = clock::mono_to_unix_nanos(end_mono).max(started.start_unix_nanos);
     let client_ms = (end_unix_nanos - started.start_unix_nanos) as f64 / 1e6;
+    record_server_timing(&span, server, client_ms, request_sent, first_byte);
+    span.end_with_timestamp(clock::to_system_time(end_unix_nanos));
+}
+
+/// The latency split (`otelweb.server.duration_ms`, `otelweb.network.duration_ms`) and, with
+/// `clock-skew`, the clock-offset estimate from what the server said in `Server-Timing`.
+#[cfg(feature = "server-timing")]
+fn record_server_timing(
+    span: &opentelemetry::trace::SpanRef<'_>,
+    server: ServerTiming,
+    client_ms: f64,
+    request_sent: f64,
+    first_byte: f64,
+) {
     if let Some(server_ms) = server.duration_ms {
         span.set_attribute(KeyValue::new(semconv::OTELWEB_SERVER_DURATION_MS, server_ms));
         span.set_attribute(KeyValue::new(
@@ -468,6 +494,9 @@ async fn finish(started: Started, server: ServerTiming, headers_at: f64) {
             (client_ms - server_ms).max(0.0),
         ));
     }
+    #[cfg(not(feature = "clock-skew"))]
+    let _ = (request_sent, first_byte);
+    #[cfg(feature = "clock-skew")]
     if let (Some(server_ms), Some(received_at)) = (server.duration_ms, server.received_at_ms) {
         let to_epoch_ms = |mono: f64| clock::mono_to_unix_nanos(mono) as f64 / 1e6;
         let exchange = Exchange {
@@ -491,10 +520,20 @@ async fn finish(started: Started, server: ServerTiming, headers_at: f64) {
             span.set_attribute(KeyValue::new(semconv::OTELWEB_CLOCK_OFFSET_MS, estimate));
         }
     }
-    span.end_with_timestamp(clock::to_system_time(end_unix_nanos));
+}
+
+#[cfg(not(feature = "server-timing"))]
+fn record_server_timing(
+    _span: &opentelemetry::trace::SpanRef<'_>,
+    _server: ServerTiming,
+    _client_ms: f64,
+    _request_sent: f64,
+    _first_byte: f64,
+) {
 }
 
 /// The current clock-offset estimate (server minus browser, ms), if any response carried one.
+#[cfg(feature = "clock-skew")]
 pub(super) fn clock_offset_ms() -> Option<f64> {
     SETTINGS.try_with(|s| s.try_borrow().ok().and_then(|s| s.skew.estimate())).ok().flatten()
 }

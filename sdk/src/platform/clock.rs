@@ -68,22 +68,26 @@ pub(crate) fn check_drift_now() -> Option<f64> {
     })
 }
 
+#[cfg(feature = "clock-skew")]
 thread_local! {
     static EXPORT_SHIFT_MS: Cell<f64> = const { Cell::new(0.0) };
 }
 
 /// Sets the shift added to every span's timestamps when it ends, to express browser times in
 /// the server's clock (clock-skew correction). Zero turns it off.
+#[cfg(feature = "clock-skew")]
 pub(crate) fn set_export_shift_ms(shift: f64) {
     EXPORT_SHIFT_MS.with(|s| s.set(if shift.is_finite() { shift } else { 0.0 }));
 }
 
 /// The current export shift in milliseconds.
+#[cfg(feature = "clock-skew")]
 pub(crate) fn export_shift_ms() -> f64 {
     EXPORT_SHIFT_MS.with(Cell::get)
 }
 
 /// Adds `shift_ms` to an epoch-nanosecond timestamp.
+#[cfg(feature = "clock-skew")]
 pub(crate) fn shifted(unix_nanos: u64, shift_ms: f64) -> u64 {
     let shift = (shift_ms * 1e6).round() as i64;
     unix_nanos.saturating_add_signed(shift)

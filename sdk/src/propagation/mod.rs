@@ -22,11 +22,13 @@
 
 mod baggage;
 mod trace_context;
+#[cfg(feature = "xray")]
 mod xray;
 
 pub use baggage::BaggagePropagator;
 pub(crate) use trace_context::RANDOM_TRACE_ID;
 pub use trace_context::TraceContextPropagator;
+#[cfg(feature = "xray")]
 pub use xray::XrayPropagator;
 
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
@@ -38,7 +40,8 @@ pub enum PropagatorKind {
     TraceContext,
     /// W3C `baggage`.
     Baggage,
-    /// AWS X-Ray `X-Amzn-Trace-Id`.
+    /// AWS X-Ray `X-Amzn-Trace-Id` (feature `xray`; without it [`crate::Config::validate`]
+    /// refuses it and [`propagator`] leaves it out).
     XRay,
 }
 
@@ -48,14 +51,21 @@ pub fn default_propagator() -> TextMapCompositePropagator {
 }
 
 /// A composite of `kinds`, in order.
+#[cfg_attr(
+    feature = "xray",
+    allow(clippy::unnecessary_filter_map, reason = "without `xray`, XRay maps to None")
+)]
 pub fn propagator(kinds: &[PropagatorKind]) -> TextMapCompositePropagator {
     let propagators: Vec<Box<dyn TextMapPropagator + Send + Sync>> = kinds
         .iter()
-        .map(|kind| -> Box<dyn TextMapPropagator + Send + Sync> {
+        .filter_map(|kind| -> Option<Box<dyn TextMapPropagator + Send + Sync>> {
             match kind {
-                PropagatorKind::TraceContext => Box::new(TraceContextPropagator::new()),
-                PropagatorKind::Baggage => Box::new(BaggagePropagator::new()),
-                PropagatorKind::XRay => Box::new(XrayPropagator::new()),
+                PropagatorKind::TraceContext => Some(Box::new(TraceContextPropagator::new())),
+                PropagatorKind::Baggage => Some(Box::new(BaggagePropagator::new())),
+                #[cfg(feature = "xray")]
+                PropagatorKind::XRay => Some(Box::new(XrayPropagator::new())),
+                #[cfg(not(feature = "xray"))]
+                PropagatorKind::XRay => None,
             }
         })
         .collect();

@@ -12,7 +12,8 @@ pub enum IdGenerator {
     #[default]
     Random,
     /// AWS X-Ray compatible trace ids: the first 32 bits are the current epoch second, so a
-    /// trace started in the browser is accepted by X-Ray; the other 96 bits are random.
+    /// trace started in the browser is accepted by X-Ray; the other 96 bits are random
+    /// (feature `xray`; without it [`crate::Config::validate`] refuses it and ids are random).
     XRay,
 }
 
@@ -21,7 +22,11 @@ impl IdGenerator {
     pub fn new_trace_id(&self) -> TraceId {
         let random = random::nonzero_u128();
         match self {
+            #[cfg(not(feature = "xray"))]
+            IdGenerator::Random | IdGenerator::XRay => TraceId::from(random),
+            #[cfg(feature = "xray")]
             IdGenerator::Random => TraceId::from(random),
+            #[cfg(feature = "xray")]
             IdGenerator::XRay => {
                 let seconds = (crate::platform::clock::now_unix_nanos() / 1_000_000_000) as u32;
                 TraceId::from(((seconds as u128) << 96) | (random & ((1u128 << 96) - 1)) | 1)
@@ -69,6 +74,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "xray")]
     fn xray_ids_start_with_the_epoch_second() {
         let id = IdGenerator::XRay.new_trace_id().to_bytes();
         let seconds = u32::from_be_bytes([id[0], id[1], id[2], id[3]]) as u64;

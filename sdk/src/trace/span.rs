@@ -62,6 +62,7 @@ impl SpanData {
     }
 
     /// Moves every timestamp by `shift_ms` (clock-skew correction) and records the shift.
+    #[cfg(feature = "clock-skew")]
     fn shift_times(&mut self, shift_ms: f64, limits: &SpanLimits) {
         self.start_time_unix_nano = clock::shifted(self.start_time_unix_nano, shift_ms);
         self.end_time_unix_nano = clock::shifted(self.end_time_unix_nano, shift_ms);
@@ -125,11 +126,15 @@ impl Span {
 
     fn finish(&mut self, end_time_unix_nano: u64) {
         let Some(recording) = self.recording.take() else { return };
+        #[cfg_attr(not(feature = "clock-skew"), allow(unused_variables))]
         let Recording { mut data, provider, limits } = *recording;
         data.end_time_unix_nano = end_time_unix_nano.max(data.start_time_unix_nano);
-        let shift = clock::export_shift_ms();
-        if shift != 0.0 {
-            data.shift_times(shift, &limits);
+        #[cfg(feature = "clock-skew")]
+        {
+            let shift = clock::export_shift_ms();
+            if shift != 0.0 {
+                data.shift_times(shift, &limits);
+            }
         }
         if data.span_context.is_sampled() {
             pipeline::on_end(provider.id, data);
