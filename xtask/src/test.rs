@@ -2,9 +2,10 @@
 //!
 //! 1. `cargo fmt --check`
 //! 2. clippy, native and wasm32, warnings denied
-//! 3. native unit and integration tests
-//! 4. the SDK's wasm tests in headless Chromium (wasm-bindgen-test-runner + chromedriver)
-//! 5. the end-to-end tests: trunk builds the frontend, the e2e crate drives Chromium against it
+//! 3. otel-web alone with its default features and with all of them: clippy, native and wasm32
+//! 4. native unit and integration tests (otel-web also with all features)
+//! 5. the SDK's wasm tests in headless Chromium, all features (wasm-bindgen-test-runner + chromedriver)
+//! 6. the end-to-end tests: trunk builds the frontend, the e2e crate drives Chromium against it
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,6 +20,10 @@ use crate::{flags, install, process, project_root};
 const WASM_PACKAGES: &[&str] = &["otel-web", "cruddur-frontend", "otel-web-bench", "otel-web-size-app"];
 /// The packages whose tests run natively (the frontend is tested in the browser by e2e).
 const NATIVE_TEST_PACKAGES: &[&str] = &["otel-web", "cruddur-backend", "trace-explorer", "xtask"];
+
+/// The otel-web feature sets checked on their own: the default core, and every feature.
+const SDK_FEATURE_SETS: &[(&str, &[&str])] =
+    &[("default features", &[]), ("all features", &["--all-features"])];
 
 /// Chromium's flags for this machine kind: no sandbox (root), no GPU, and no background
 /// traffic to hosts the closed network refuses.
@@ -53,8 +58,28 @@ pub(crate) fn run(flags: &flags::Test) -> anyhow::Result<()> {
             .args(["--", "-D", "warnings"]),
     )?;
 
+    // Built alone, otel-web has exactly the features asked for (built with the frontend it
+    // would get the frontend's): its default core and everything, each checked and tested.
+    for (name, args) in SDK_FEATURE_SETS {
+        step(&format!("otel-web with {name}: clippy (native, wasm32)"));
+        process::run(
+            process::cargo()
+                .args(["clippy", "-p", "otel-web", "--all-targets"])
+                .args(*args)
+                .args(["--", "-D", "warnings"]),
+        )?;
+        process::run(
+            process::cargo()
+                .args(["clippy", "-p", "otel-web", "--all-targets", "--target", "wasm32-unknown-unknown"])
+                .args(*args)
+                .args(["--", "-D", "warnings"]),
+        )?;
+    }
+
     step("native tests");
     process::run(process::cargo().arg("test").args(packages(NATIVE_TEST_PACKAGES)))?;
+    step("native tests: otel-web with all features");
+    process::run(process::cargo().args(["test", "-p", "otel-web", "--all-features"]))?;
 
     step("wasm tests in headless Chromium");
     let webdriver_json = write_webdriver_json(&root.join("target/xtask"))?;
@@ -64,7 +89,15 @@ pub(crate) fn run(flags: &flags::Test) -> anyhow::Result<()> {
         .spawn_announcing("test receiver", &mut Command::new(root.join("target/debug/test-receiver")))?;
     process::run(
         process::cargo()
-            .args(["test", "--target", "wasm32-unknown-unknown", "-p", "otel-web", "--tests"])
+            .args([
+                "test",
+                "--target",
+                "wasm32-unknown-unknown",
+                "-p",
+                "otel-web",
+                "--tests",
+                "--all-features",
+            ])
             .env("CHROMEDRIVER", &tools.chromedriver)
             .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", &webdriver_json)
             .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
