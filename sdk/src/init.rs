@@ -28,6 +28,7 @@ pub fn init(config: Config) -> Result<TracerProvider, ConfigError> {
     };
     let instrument_global_fetch = config.instrument_global_fetch;
     let propagators = config.propagators.clone();
+    let instrumentations = config.instrumentations.clone();
     let provider = build_provider(config)?;
     opentelemetry::global::set_tracer_provider(provider.clone());
     opentelemetry::global::set_text_map_propagator(crate::propagation::propagator(&propagators));
@@ -36,6 +37,7 @@ pub fn init(config: Config) -> Result<TracerProvider, ConfigError> {
         if instrument_global_fetch && let Err(e) = crate::fetch::install_global() {
             report::warn(Problem::Config, || format!("could not instrument window.fetch: {e:?}"));
         }
+        instrumentations.start_all(&provider);
     }
     Ok(provider)
 }

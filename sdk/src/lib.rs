@@ -70,6 +70,7 @@
 //! | [`fetch`] | traced `fetch`: CLIENT spans, allowlisted propagation, resource timing, latency split, clock skew |
 //! | `http` | (feature `gloo-net`) a traced drop-in for `gloo_net::http::Request` |
 //! | [`config`] | typed configuration, also read from the page |
+//! | [`instrument`] | the page instrumentations (document load, web vitals, …): one trait, one feature each |
 //! | [`semconv`] | attribute keys, including the documented `otelweb.*` ones |
 //!
 //! ## Features
@@ -105,6 +106,7 @@ pub mod fetch;
 #[cfg(feature = "gloo-net")]
 pub mod http;
 mod init;
+pub mod instrument;
 mod platform;
 pub mod processor;
 pub mod propagation;

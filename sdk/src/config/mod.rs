@@ -31,6 +31,7 @@
 //! | `instrumentGlobalFetch` (boolean) | | [`Config::instrument_global_fetch`] |
 //! | `correctClockSkew` (boolean) | | [`Config::correct_clock_skew`] |
 //! | `propagators` (`tracecontext`, `baggage`, `xray`; list or comma-separated) | | [`Config::propagators`] |
+//! | `instrumentations` (object: name → `true`/`false` or an object of options, `"enabled": false` to turn off) | | [`Config::instrumentations`] |
 //!
 //! The page's values are checked, and a wrong one is a [`ConfigError`] naming its field, never
 //! silently adjusted: counts are whole numbers from 0 to 4294967295 (a JSON number or a string of
@@ -47,6 +48,7 @@ use opentelemetry::KeyValue;
 use crate::error::ConfigError;
 use crate::export::OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT_MS;
 use crate::fetch::OriginMatcher;
+use crate::instrument::{Options, Switch, Switches};
 use crate::processor::BatchConfig;
 use crate::propagation::PropagatorKind;
 use crate::trace::{IdGenerator, Sampler, SpanLimits};
@@ -100,6 +102,9 @@ pub struct Config {
     pub correct_clock_skew: bool,
     /// The propagators, in order (default W3C trace context and baggage).
     pub propagators: Vec<PropagatorKind>,
+    /// Which [instrumentations](crate::instrument) run, and their options (default: every one
+    /// compiled in, with default options).
+    pub instrumentations: Switches,
 }
 
 /// The default traces endpoint: the page's own origin, where a relay adds credentials.
@@ -128,6 +133,7 @@ impl Default for Config {
             instrument_global_fetch: false,
             correct_clock_skew: false,
             propagators: vec![PropagatorKind::TraceContext, PropagatorKind::Baggage],
+            instrumentations: Switches::default(),
         }
     }
 }
@@ -212,6 +218,20 @@ impl Config {
         self
     }
 
+    /// Turns an [instrumentation](crate::instrument) on or off (`documentLoad`, `webVitals`, …).
+    pub fn with_instrumentation(mut self, name: impl Into<String>, enabled: bool) -> Self {
+        let name = name.into();
+        let options = self.instrumentations.get(&name).map(|s| s.options.clone()).unwrap_or_default();
+        self.instrumentations.set(name, Switch { enabled, options });
+        self
+    }
+
+    /// Runs an [instrumentation](crate::instrument) with `options`.
+    pub fn with_instrumentation_options(mut self, name: impl Into<String>, options: Options) -> Self {
+        self.instrumentations.set(name, Switch { enabled: true, options });
+        self
+    }
+
     /// Shifts exported browser timestamps into the server's clock.
     pub fn with_clock_skew_correction(mut self, on: bool) -> Self {
         self.correct_clock_skew = on;
@@ -235,6 +255,7 @@ impl Config {
             check_endpoint("tracesEndpoint", &self.traces_endpoint)?;
         }
         self.check_features()?;
+        self.instrumentations.check()?;
         check_ratio(&self.sampler)?;
         let batch = &self.batch;
         if batch.max_queue_size == 0 {

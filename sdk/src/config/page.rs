@@ -11,6 +11,7 @@ use opentelemetry::{KeyValue, Value};
 use super::{Config, ExporterKind, MAX_TIMER_MS, check_endpoint};
 use crate::error::ConfigError;
 use crate::fetch::OriginMatcher;
+use crate::instrument::{OptionValue, Options, Switch};
 use crate::platform::number;
 use crate::propagation::PropagatorKind;
 use crate::report::{self, Problem};
@@ -178,6 +179,41 @@ fn endpoint_base(base: &str) -> String {
     format!("{}/v1/traces", base.trim_end_matches('/'))
 }
 
+/// `true`/`false`, or an object of options (`"enabled": false` turns it off).
+fn instrumentation_switch(name: &str, value: &PageValue) -> Result<Switch, ConfigError> {
+    let options = match value {
+        PageValue::Bool(enabled) => return Ok(Switch { enabled: *enabled, options: Options::default() }),
+        PageValue::Map(entries) => entries,
+        other => {
+            return Err(ConfigError::field(
+                "instrumentations",
+                format!("{name:?} must be true, false or an object of options, not {}", other.kind()),
+            ));
+        }
+    };
+    let mut enabled = true;
+    let mut parsed = Options::default();
+    for (key, v) in options {
+        let v = match v {
+            PageValue::Bool(b) if key == "enabled" => {
+                enabled = *b;
+                continue;
+            }
+            PageValue::Bool(b) => OptionValue::Bool(*b),
+            PageValue::Number(n) => OptionValue::Number(*n),
+            PageValue::String(s) => OptionValue::String(s.clone()),
+            other => {
+                return Err(ConfigError::field(
+                    "instrumentations",
+                    format!("{name}.{key} must be a boolean, a number or a string, not {}", other.kind()),
+                ));
+            }
+        };
+        parsed = parsed.with(key.clone(), v);
+    }
+    Ok(Switch { enabled, options: parsed })
+}
+
 pub(crate) fn apply_json(mut config: Config, json: &PageValue) -> Result<Config, ConfigError> {
     let mut sampler_name = None;
     let mut sampler_arg = None;
@@ -219,6 +255,11 @@ pub(crate) fn apply_json(mut config: Config, json: &PageValue) -> Result<Config,
                 }
             }
             "exportTimeoutMs" => config.request_timeout = millis("exportTimeoutMs", value)?,
+            "instrumentations" => {
+                for (name, v) in map("instrumentations", value)? {
+                    config.instrumentations.set(name.clone(), instrumentation_switch(name, v)?);
+                }
+            }
             "sampler" => sampler_name = Some(string("sampler", value)?),
             "samplerArg" => {
                 sampler_arg = Some(match value {
@@ -417,6 +458,39 @@ mod imp {
 mod tests {
     use super::*;
     use crate::processor::BatchConfig;
+
+    #[test]
+    fn instrumentations_are_switched_and_tuned_from_the_page() {
+        let json = obj(&[(
+            "instrumentations",
+            obj(&[
+                ("documentLoad", PageValue::Bool(false)),
+                (
+                    "sessions",
+                    obj(&[
+                        ("inactivityTimeoutMs", PageValue::Number(1000.0)),
+                        ("enabled", PageValue::Bool(true)),
+                    ]),
+                ),
+                ("webVitals", obj(&[("enabled", PageValue::Bool(false))])),
+            ]),
+        )]);
+        let config = apply_json(Config::default(), &json).expect("valid");
+        let switches = &config.instrumentations;
+        assert_eq!(switches.get("documentLoad").map(|s| s.enabled), Some(false));
+        assert_eq!(switches.get("webVitals").map(|s| s.enabled), Some(false));
+        let sessions = switches.get("sessions").expect("sessions");
+        assert!(sessions.enabled);
+        assert_eq!(sessions.options.get("inactivityTimeoutMs"), Some(&OptionValue::Number(1000.0)));
+        for bad in [
+            obj(&[("instrumentations", s("all"))]),
+            obj(&[("instrumentations", obj(&[("errors", s("yes"))]))]),
+            obj(&[("instrumentations", obj(&[("errors", obj(&[("max", PageValue::List(vec![]))]))]))]),
+        ] {
+            let err = apply_json(Config::default(), &bad).expect_err("refused");
+            assert!(err.to_string().contains("`instrumentations`"), "{err}");
+        }
+    }
 
     fn obj(entries: &[(&str, PageValue)]) -> PageValue {
         PageValue::Map(entries.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
