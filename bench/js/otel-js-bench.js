@@ -18,6 +18,19 @@ export function setup(collector) {
   provider.register();
 }
 
+// The memory figure: the default batch processor (queue 2048, batch 512, 5 s delay) exporting
+// to a collector that is down.
+export function setup_outage(collector) {
+  const exporter = new OTLPTraceExporter({ url: collector });
+  const provider = new WebTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: 200 })] });
+  provider.register();
+}
+
+// No WebAssembly memory on this side.
+export function wasm_memory_bytes() {
+  return 0;
+}
+
 // The benchmarked operation: a span with five attributes (int, string, bool, float, string).
 function recordOp(tracer, i) {
   const span = tracer.startSpan('op');

@@ -46,3 +46,24 @@ export async function runBench(sdk, rounds) {
   window.benchResults = results;
   document.title = 'done';
 }
+
+// Memory with the collector down: 100,000 spans (in chunks, so the SDK's timers run and its
+// exports fail and retry), then a pause for the last export attempts, a GC where the page may
+// ask for one, and the JS heap and WebAssembly memory read back.
+export async function runMemory(sdk) {
+  sdk.setup_outage('http://127.0.0.1:9/v1/traces');
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  for (let i = 0; i < 100; i++) {
+    sdk.span_lifecycle(1000);
+    await sleep(5);
+  }
+  await sleep(1500);
+  if (window.gc) window.gc();
+  await sleep(100);
+  const mib = 1024 * 1024;
+  window.benchResults = {
+    js_heap_mib: [performance.memory ? performance.memory.usedJSHeapSize / mib : 0],
+    wasm_memory_mib: [sdk.wasm_memory_bytes() / mib],
+  };
+  document.title = 'done';
+}

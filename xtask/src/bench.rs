@@ -4,7 +4,8 @@
 //! ```text
 //! bench/js (npm ci, pinned lockfile) ──esbuild──▶ target/bench/site/js, target/bench/size/js
 //! bench/wasm ──wasm-release, wasm-bindgen, wasm-opt -Oz──▶ target/bench/site/wasm
-//! bench/size-app ±sdk ──same──▶ target/bench/size/{with,without}
+//! bench/size-app ±sdk, +each optional feature ──same──▶ target/bench/size/{without,with,with-<feature>}
+//! Cruddur: trunk build --release (wasm-opt) ──▶ target/bench/size/cruddur
 //! backend, explorer (release) + wrk ──▶ load and ingest figures
 //! ```
 
@@ -59,6 +60,19 @@ pub(crate) fn run(flags: &crate::flags::Bench) -> anyhow::Result<()> {
         &sizes.join("with"),
     )?;
     wasm_build(&root, &wasm_opt, "otel-web-size-app", "otel-web-size-app", &[], &sizes.join("without"))?;
+    for feature in SIZE_FEATURES {
+        wasm_build(
+            &root,
+            &wasm_opt,
+            "otel-web-size-app",
+            "otel-web-size-app",
+            &["--features", feature],
+            &sizes.join(format!("with-{feature}")),
+        )?;
+    }
+
+    println!("\n== Cruddur, as people copy it (trunk build --release: wasm-opt -Oz)");
+    crate::dev::build_frontend_into(&root, &sizes.join("cruddur"))?;
     for page in ["otel-web.html", "otel-js.html", "runner.js"] {
         std::fs::copy(root.join("bench/pages").join(page), site.join(page))
             .with_context(|| format!("copying {page}"))?;
@@ -84,7 +98,14 @@ pub(crate) fn run(flags: &crate::flags::Bench) -> anyhow::Result<()> {
         .arg(release.join("trace-explorer"))
         .env("E2E_CHROMEDRIVER", &tools.chromedriver)
         .env("E2E_CHROMIUM", &tools.chromium)
-        .env("E2E_CHROMIUM_ARGS", crate::test::CHROMIUM_ARGS.join(" "))
+        // Precise `performance.memory` and `gc()` for the memory figure.
+        .env(
+            "E2E_CHROMIUM_ARGS",
+            format!(
+                "{} --enable-precise-memory-info --js-flags=--expose-gc",
+                crate::test::CHROMIUM_ARGS.join(" ")
+            ),
+        )
         .env(
             "BENCH_DATE",
             process::output(Command::new("date").arg("-u").arg("+%Y-%m-%d")).unwrap_or_default(),
@@ -95,6 +116,10 @@ pub(crate) fn run(flags: &crate::flags::Bench) -> anyhow::Result<()> {
     }
     process::run(&mut runner)
 }
+
+/// otel-web's optional features, each measured on top of the core (`bench/size-app`'s features
+/// of the same names).
+const SIZE_FEATURES: &[&str] = &["page-config", "xray", "console", "server-timing", "clock-skew", "gloo-net"];
 
 /// The features rustc 1.95 enables for `wasm32-unknown-unknown`, spelled out for wasm-opt.
 const WASM_FEATURES: &[&str] = &[

@@ -153,6 +153,11 @@ fn rebase(line: &str, root: &str) -> String {
 
 /// Builds the frontend into `dist/` with trunk (offline: Trunk.toml pins wasm-opt and
 /// wasm-bindgen is installed at the version in Cargo.lock).
+/// A release build of the frontend into `dist` (wasm-opt included), for the bench.
+pub(crate) fn build_frontend_into(root: &Path, dist: &Path) -> anyhow::Result<()> {
+    process::run(install::trunk().current_dir(root).args(["build", "--release", "--dist"]).arg(dist))
+}
+
 pub(crate) fn build_frontend(root: &Path, release: bool) -> anyhow::Result<()> {
     let mut cmd = install::trunk();
     cmd.current_dir(root).arg("build");

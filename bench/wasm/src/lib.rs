@@ -32,6 +32,27 @@ pub fn setup(collector: &str) {
     global::set_text_map_propagator(otel_web::propagation::default_propagator());
 }
 
+/// The memory figure: the default batch processor (queue 2048, batch 512) with a 200 ms delay,
+/// exporting to `collector`, which is down.
+#[wasm_bindgen]
+pub fn setup_outage(collector: &str) {
+    let exporter = OtlpHttpExporter::builder(collector).build();
+    let config = BatchConfig { scheduled_delay: Duration::from_millis(200), ..Default::default() };
+    let provider =
+        TracerProvider::builder().with_span_processor(BatchSpanProcessor::new(exporter, config)).build();
+    global::set_tracer_provider(provider);
+}
+
+/// The size of this module's linear memory (it only grows: the high-water mark).
+#[wasm_bindgen]
+pub fn wasm_memory_bytes() -> f64 {
+    wasm_bindgen::memory()
+        .unchecked_into::<js_sys::WebAssembly::Memory>()
+        .buffer()
+        .unchecked_into::<js_sys::ArrayBuffer>()
+        .byte_length() as f64
+}
+
 /// The benchmarked operation: a span with five attributes (int, string, bool, float, string).
 fn record_op<T: Tracer>(tracer: &T, i: u32) {
     let mut span = tracer.start("op");

@@ -40,7 +40,7 @@ fn stat(values: &[f64]) -> Stat {
 }
 
 struct Row {
-    name: &'static str,
+    name: String,
     unit: &'static str,
     ours: Stat,
     theirs: Option<Stat>,
@@ -316,10 +316,28 @@ async fn main() -> anyhow::Result<()> {
         let browser = Browser::start().await?;
         let ours = run_page(&browser, &format!("{base}/otel-web.html?rounds={rounds}")).await?;
         let theirs = run_page(&browser, &format!("{base}/otel-js.html?rounds={rounds}")).await?;
+        let our_memory = run_page(&browser, &format!("{base}/otel-web.html?memory=1")).await?;
+        let their_memory = run_page(&browser, &format!("{base}/otel-js.html?memory=1")).await?;
         agent = browser.client.execute("return navigator.userAgent", vec![]).await?;
+        let total =
+            |m: &Value| series(m, "js_heap_mib").iter().chain(series(m, "wasm_memory_mib").iter()).sum();
+        rows.push(Row {
+            name: "SDK memory after 100,000 spans, collector down (JS heap + wasm memory)".into(),
+            unit: "MiB",
+            ours: single(total(&our_memory)),
+            theirs: Some(single(total(&their_memory))),
+            goal: "bounded by the queue (2,048 spans)".into(),
+        });
+        rows.push(Row {
+            name: "  of which WebAssembly memory (high-water mark)".into(),
+            unit: "MiB",
+            ours: single(series(&our_memory, "wasm_memory_mib").iter().sum()),
+            theirs: None,
+            goal: "(reported)".into(),
+        });
         browser.close().await?;
-        let side_by_side = |name, unit, key, goal: &str| Row {
-            name,
+        let side_by_side = |name: &str, unit, key, goal: &str| Row {
+            name: name.into(),
             unit,
             ours: stat(&series(&ours, key)),
             theirs: Some(stat(&series(&theirs, key))),
@@ -352,12 +370,37 @@ async fn main() -> anyhow::Result<()> {
         let js_with = gzip_size(&[sizes.join("js/size-entry.js")])?;
         let js_without = gzip_size(&[sizes.join("js/size-baseline.js")])?;
         rows.push(Row {
-            name: "SDK share of the bundle (gzip -9)",
+            name: "SDK core share of the bundle (gzip -9)".into(),
             unit: "KiB",
             ours: single(with - without),
             theirs: Some(single(js_with - js_without)),
-            goal: "≤ 0.5× OTel JS".into(),
+            goal: "≤ 1.0×, then ≤ 0.5× OTel JS".into(),
         });
+        for feature in ["page-config", "xray", "console", "server-timing", "clock-skew", "gloo-net"] {
+            let dir = sizes.join(format!("with-{feature}"));
+            if !dir.exists() {
+                continue;
+            }
+            let size = gzip_size(&files(&dir, &["wasm", "js"])?)?;
+            rows.push(Row {
+                name: format!("+ feature `{feature}` (gzip -9, on top of the core)"),
+                unit: "KiB",
+                ours: single(size - with),
+                theirs: None,
+                goal: "(reported)".into(),
+            });
+        }
+        let cruddur = sizes.join("cruddur");
+        if cruddur.exists() {
+            let weight = gzip_size(&files(&cruddur, &["wasm", "js", "css"])?)?;
+            rows.push(Row {
+                name: "Cruddur page weight, release with wasm-opt (wasm + JS + CSS, gzip -9)".into(),
+                unit: "KiB",
+                ours: single(weight),
+                theirs: None,
+                goal: "(reported)".into(),
+            });
+        }
     }
 
     if wants("backend") {
@@ -367,28 +410,28 @@ async fn main() -> anyhow::Result<()> {
         let off = load(backend_bin, &scratch, false, &explorer).await?;
         let on = load(backend_bin, &scratch, true, &explorer).await?;
         rows.push(Row {
-            name: "Backend home feed throughput, tracing on / off",
+            name: "Backend home feed throughput, tracing on / off".into(),
             unit: "req/s",
             ours: single(on.rps),
             theirs: Some(single(off.rps)),
             goal: "≥ 0.95× (on/off)".into(),
         });
         rows.push(Row {
-            name: "Backend home feed p99, tracing on / off",
+            name: "Backend home feed p99, tracing on / off".into(),
             unit: "ms",
             ours: single(on.p99_ms),
             theirs: Some(single(off.p99_ms)),
             goal: "(reported)".into(),
         });
         rows.push(Row {
-            name: "Backend CPU per request, tracing on / off",
+            name: "Backend CPU per request, tracing on / off".into(),
             unit: "µs",
             ours: single(on.backend_cpu_us),
             theirs: Some(single(off.backend_cpu_us)),
             goal: "(explains the throughput)".into(),
         });
         rows.push(Row {
-            name: "Explorer CPU per request while tracing on (its ingest of the 4 spans)",
+            name: "Explorer CPU per request while tracing on (its ingest of the 4 spans)".into(),
             unit: "µs",
             ours: single(on.explorer_cpu_us),
             theirs: None,
@@ -400,14 +443,14 @@ async fn main() -> anyhow::Result<()> {
         println!("bench: explorer ({spans} spans)");
         let (ingest, query) = explorer_bench(explorer_bin, &scratch, spans).await?;
         rows.push(Row {
-            name: "Explorer ingest (OTLP JSON, 4 clients)",
+            name: "Explorer ingest (OTLP JSON, 4 clients)".into(),
             unit: "spans/s",
             ours: single(ingest),
             theirs: None,
             goal: "≥ 20,000".into(),
         });
         rows.push(Row {
-            name: "Explorer P95 by user.id over all spans",
+            name: "Explorer P95 by user.id over all spans".into(),
             unit: "ms",
             ours: stat(&query),
             theirs: None,
