@@ -7,10 +7,14 @@
 
 #[cfg(feature = "console")]
 mod console;
+#[cfg(feature = "gzip")]
+pub mod gzip;
 #[cfg(any(test, feature = "testing"))]
 mod in_memory;
 mod otlp_http;
 pub mod otlp_json;
+#[cfg(feature = "protobuf")]
+pub mod otlp_proto;
 mod retry;
 
 #[cfg(feature = "console")]

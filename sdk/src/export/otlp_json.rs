@@ -132,7 +132,7 @@ fn open_request(out: &mut String, resource_json: &str) {
 }
 
 /// Groups spans by instrumentation scope, keeping first-appearance order.
-fn group_by_scope(spans: &[SpanData]) -> Vec<(&Arc<InstrumentationScope>, Vec<&SpanData>)> {
+pub(crate) fn group_by_scope(spans: &[SpanData]) -> Vec<(&Arc<InstrumentationScope>, Vec<&SpanData>)> {
     let mut groups: Vec<(&Arc<InstrumentationScope>, Vec<&SpanData>)> = Vec::new();
     for span in spans {
         let same = |scope: &Arc<InstrumentationScope>| {
