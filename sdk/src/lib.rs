@@ -89,6 +89,7 @@
 //! | `server-timing` | reads `Server-Timing` on traced fetches: the latency split between server and network |
 //! | `clock-skew` | (implies `server-timing`) estimates the browser↔server clock offset and can shift exported times into the server's clock |
 //! | `gloo-net` | `otel_web::http::Request`, a traced drop-in for `gloo_net::http::Request` |
+//! | `document-load` | `documentLoad`: the page load as a span tree (document fetch, resources), continuing the trace of the server that sent the HTML |
 //! | `testing` | `export::InMemoryExporter`, for tests of instrumented code |
 //!
 //! ## Never breaking the page

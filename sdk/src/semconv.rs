@@ -39,6 +39,8 @@ pub const HTTP_REQUEST_METHOD_ORIGINAL: &str = "http.request.method_original";
 /// The HTTP version the response came over (`1.1`, `2`, `3`), from the resource timing
 /// entry's `nextHopProtocol`.
 pub const NETWORK_PROTOCOL_VERSION: &str = "network.protocol.version";
+/// The protocol a response came over: `http` (with `network.protocol.version`).
+pub const NETWORK_PROTOCOL_NAME: &str = "network.protocol.name";
 /// The request URL, credentials and sensitive query values redacted.
 pub const URL_FULL: &str = "url.full";
 /// The route template the caller gave (`/api/activities/{id}`).
@@ -80,3 +82,10 @@ pub const OTELWEB_RESPONSE_DECODED_BODY_SIZE: &str = "otelweb.response.decoded_b
 /// network panel: the body's end) or `response-headers` (no entry came — a `data:`/`blob:` URL,
 /// a body nobody read within a minute, or the page was hidden first).
 pub const OTELWEB_TIMING_SOURCE: &str = "otelweb.timing.source";
+
+/// What made the browser fetch a resource: its resource timing entry's `initiatorType`
+/// (`script`, `link`, `css`, `img`, `fetch`…), on `resourceFetch` spans. No semantic convention
+/// names it.
+///
+/// Example: `otelweb.initiator_type = "link"`.
+pub const OTELWEB_INITIATOR_TYPE: &str = "otelweb.initiator_type";

@@ -27,6 +27,9 @@
 //! cargo feature it needs. Instrumentations never break the page: where the browser lacks an
 //! API they need, they stay silent.
 
+#[cfg(feature = "document-load")]
+pub mod document_load;
+
 use crate::error::ConfigError;
 use crate::trace::TracerProvider;
 
@@ -60,7 +63,10 @@ const KNOWN: &[(&str, &str)] = &[
 
 /// The instrumentations compiled into this build.
 pub(crate) fn registered() -> &'static [&'static dyn Instrumentation] {
-    &[]
+    &[
+        #[cfg(feature = "document-load")]
+        &document_load::DocumentLoad,
+    ]
 }
 
 /// One option's value, as JSON on the page would give it.

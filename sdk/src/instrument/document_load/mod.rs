@@ -1,0 +1,94 @@
+//! `documentLoad` (feature `document-load`): the page load as one span tree, read from the
+//! browser's performance timeline once the `load` event has ended.
+//!
+//! ```text
+//!  [the backend's SERVER span that produced the HTML: Server-Timing traceparent, or <meta>]
+//!   └─ documentLoad    navigation start ─────────────────────────────────────▶ loadEventEnd
+//!      │  events: fetchStart, unloadEvent*, domInteractive, domContentLoadedEvent*, domComplete, loadEvent*
+//!      ├─ documentFetch   fetchStart ──▶ responseEnd   (the HTML; events: DNS, connect, TLS, request, response)
+//!      └─ resourceFetch   startTime ──▶ responseEnd    (one per resource that ended before load:
+//!                                                       script, css, the .wasm, images, fonts)
+//! ```
+//!
+//! The SDK usually starts after `load` (the wasm loads late), so nothing is observed live: the
+//! navigation entry and the resource entries are read with `performance.getEntriesByType`
+//! once `loadEventEnd` is set (at once if it is; else after the `load` event and one task).
+//! Their times are on the `performance.now()` clock and go through [`crate::platform::clock`]
+//! like every other timestamp.
+//!
+//! **Joining the server's trace.** When the HTML response carried
+//! `Server-Timing: traceparent;desc="00-…"` (exposed on the navigation entry's `serverTiming`),
+//! or the page has one `<meta name="traceparent" content="00-…">`, `documentLoad` is a child of
+//! that span: the page load and the backend work that produced it are one trace. Values are
+//! parsed by the strict W3C parser; a malformed one, or more than one, is ignored.
+//!
+//! Resources that end after `load` (lazy images, code chunks) get no span, and neither do
+//! fetches started after the SDK (the traced fetch and the exporter's own requests).
+//! A browser without the navigation entry (or `getEntriesByType`) records nothing, silently.
+//!
+//! The events are named after the `PerformanceNavigationTiming` fields, as OpenTelemetry JS's
+//! document-load names them; attributes follow the current HTTP semantic conventions
+//! (`url.full`, `http.response.status_code`, `http.response.body.size`, `http.response.size`,
+//! `network.protocol.name`/`version`), plus [`crate::semconv::OTELWEB_INITIATOR_TYPE`].
+
+mod parent;
+mod spans;
+mod timeline;
+
+use opentelemetry::InstrumentationScope;
+use opentelemetry::trace::TracerProvider as _;
+
+use super::{Instrumentation, Options};
+use crate::error::ConfigError;
+use crate::platform::clock;
+use crate::trace::TracerProvider;
+
+/// How many times to look again for `loadEventEnd` after the `load` event (one task apart).
+const LOAD_END_RETRIES: u32 = 20;
+
+/// The `documentLoad` instrumentation; [`crate::init`] starts it when the feature is on.
+///
+/// Tests (and apps that build their own provider) can start it on any provider:
+///
+/// ```no_run
+/// use otel_web::instrument::{Instrumentation, Options, document_load::DocumentLoad};
+/// # let provider = otel_web::TracerProvider::builder().build();
+/// DocumentLoad.start(&provider, &Options::default());
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DocumentLoad;
+
+impl Instrumentation for DocumentLoad {
+    fn name(&self) -> &'static str {
+        "documentLoad"
+    }
+
+    fn check(&self, options: &Options) -> Result<(), ConfigError> {
+        match options.keys().next() {
+            Some(key) => Err(ConfigError::field(
+                "instrumentations.documentLoad",
+                format!("takes no options (true or false); got {key:?}"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn start(&self, provider: &TracerProvider, _options: &Options) {
+        if !cfg!(target_arch = "wasm32") {
+            return;
+        }
+        let provider = provider.clone();
+        let started_at = clock::monotonic_ms();
+        crate::sync::spawn(async move {
+            let Some(navigation) = timeline::after_load(LOAD_END_RETRIES).await else { return };
+            let tracer = provider.tracer_with_scope(
+                InstrumentationScope::builder("otel-web.document-load")
+                    .with_version(env!("CARGO_PKG_VERSION"))
+                    .build(),
+            );
+            let parent = parent::remote_parent(&navigation.server_timing, &timeline::traceparent_metas());
+            let resources = timeline::resources();
+            spans::record(&tracer, parent, &navigation, &resources, started_at);
+        });
+    }
+}
