@@ -159,6 +159,25 @@ impl SpanProcessor for BatchSpanProcessor {
         })
     }
 
+    fn flush_before_abort(&self) {
+        let state = &self.state;
+        if state.shut_down.get() {
+            return;
+        }
+        state.page_hidden.set(true);
+        let batch = state.queue.try_borrow_mut().map(|mut q| q.take_all()).unwrap_or_default();
+        if batch.is_empty() {
+            return;
+        }
+        // Even beside an export in flight (whose request the browser finishes on its own): the
+        // loop that would send this batch after it never runs again. Unload mode starts every
+        // request before `export` returns.
+        let export = state.exporter.export(batch, ExportMode::Unload);
+        sync::drive(async move {
+            let _ = export.await;
+        });
+    }
+
     fn set_resource(&self, resource: &Resource) {
         self.state.exporter.set_resource(resource);
     }

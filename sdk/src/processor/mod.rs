@@ -52,6 +52,11 @@ pub trait SpanProcessor {
     /// Flushes, then releases timers, listeners and the exporter.
     fn shutdown(&self) -> LocalBoxFuture<'static, Result<(), ExportError>>;
 
+    /// The module is about to abort (a Rust panic, see `instrument::errors`): start sending
+    /// everything held, with `keepalive`, before returning. Nothing of the processor runs
+    /// afterwards, so it may break its usual rules (one export at a time) to get the data out.
+    fn flush_before_abort(&self) {}
+
     /// The provider's resource, given once when the provider is built.
     fn set_resource(&self, _resource: &Resource) {}
     /// The provider's span limits, given once when the provider is built: attributes a

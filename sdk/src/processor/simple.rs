@@ -99,6 +99,18 @@ impl SpanProcessor for SimpleSpanProcessor {
         })
     }
 
+    fn flush_before_abort(&self) {
+        // Spans waiting behind a pending export would wait for ever: send them now.
+        let spans =
+            self.state.waiting.try_borrow_mut().map(|mut w| std::mem::take(&mut *w)).unwrap_or_default();
+        if !spans.is_empty() {
+            let export = self.state.exporter.export(spans, ExportMode::Unload);
+            sync::drive(async move {
+                let _ = export.await;
+            });
+        }
+    }
+
     fn set_resource(&self, resource: &Resource) {
         self.state.exporter.set_resource(resource);
     }

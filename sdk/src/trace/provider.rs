@@ -111,6 +111,15 @@ impl TracerProvider {
         result
     }
 
+    /// Starts sending everything the processors hold, synchronously (the module is about to
+    /// abort: a Rust panic).
+    #[cfg(feature = "errors")]
+    pub(crate) fn flush_before_abort(&self) {
+        if let Some(processors) = pipeline::get(self.shared.id) {
+            processors.iter().for_each(|p| p.flush_before_abort());
+        }
+    }
+
     /// Flushes and shuts down every processor; later spans are not recorded. Idempotent: a
     /// second call resolves to [`ExportError::AlreadyShutdown`].
     pub async fn shutdown(&self) -> Result<(), ExportError> {
