@@ -90,6 +90,8 @@
 //! | `clock-skew` | (implies `server-timing`) estimates the browser↔server clock offset and can shift exported times into the server's clock |
 //! | `gloo-net` | `otel_web::http::Request`, a traced drop-in for `gloo_net::http::Request` |
 //! | `document-load` | `documentLoad`: the page load as a span tree (document fetch, resources), continuing the trace of the server that sent the HTML |
+//! | `errors` | `errors`: uncaught errors and unhandled rejections (optionally `console.error`) as exception records, deduplicated and rate-limited; `instrument::errors::install_panic_hook` sends the trace that led to a Rust panic before the module aborts |
+//! | `long-frames` | `longAnimationFrames`: long animation frames (or long tasks) as spans, with script attribution, capped per minute |
 //! | `testing` | `export::InMemoryExporter`, for tests of instrumented code |
 //!
 //! ## Never breaking the page

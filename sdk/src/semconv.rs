@@ -89,3 +89,50 @@ pub const OTELWEB_TIMING_SOURCE: &str = "otelweb.timing.source";
 ///
 /// Example: `otelweb.initiator_type = "link"`.
 pub const OTELWEB_INITIATOR_TYPE: &str = "otelweb.initiator_type";
+
+/// An exception's stack trace, as the runtime prints it (`Error.stack`; for a Rust panic the
+/// JavaScript stack of the wasm frames).
+pub const EXCEPTION_STACKTRACE: &str = "exception.stacktrace";
+/// The source file of an exception (the script's URL for a page error, the Rust file for a
+/// panic) or of a script to blame for a long animation frame (its `sourceURL`).
+pub const CODE_FILE_PATH: &str = "code.file.path";
+/// The line in `code.file.path`.
+pub const CODE_LINE_NUMBER: &str = "code.line.number";
+/// The column in `code.file.path`.
+pub const CODE_COLUMN_NUMBER: &str = "code.column.number";
+/// The function to blame for a long animation frame (`sourceFunctionName`).
+pub const CODE_FUNCTION_NAME: &str = "code.function.name";
+/// Where an exception record came from: `error` (an uncaught exception), `unhandledrejection`,
+/// `console.error` or `panic` (a Rust panic). No semantic convention names it.
+///
+/// Example: `otelweb.exception.source = "unhandledrejection"`.
+pub const OTELWEB_EXCEPTION_SOURCE: &str = "otelweb.exception.source";
+/// How many records of the same kind (exceptions; long animation frames) were held back —
+/// duplicates, or over the per-minute cap — since the previous one that was sent; on the next
+/// one sent. `COUNT + SUM(otelweb.suppressed_count)` is how many there really were.
+///
+/// Example: `otelweb.suppressed_count = 9940`.
+pub const OTELWEB_SUPPRESSED_COUNT: &str = "otelweb.suppressed_count";
+/// What called the script to blame for a long animation frame (`PerformanceScriptTiming`'s
+/// `invoker`).
+///
+/// Example: `otelweb.script.invoker = "BUTTON#compose-post.onclick"`.
+pub const OTELWEB_SCRIPT_INVOKER: &str = "otelweb.script.invoker";
+/// How the script was called: `classic-script`, `module-script`, `event-listener`,
+/// `user-callback`, `resolve-promise` or `reject-promise` (`invokerType`).
+pub const OTELWEB_SCRIPT_INVOKER_TYPE: &str = "otelweb.script.invoker_type";
+/// How long the script ran, in milliseconds.
+pub const OTELWEB_SCRIPT_DURATION_MS: &str = "otelweb.script.duration_ms";
+/// Milliseconds the script spent in style and layout it forced (`forcedStyleAndLayoutDuration`).
+pub const OTELWEB_SCRIPT_FORCED_STYLE_AND_LAYOUT_DURATION_MS: &str =
+    "otelweb.script.forced_style_and_layout_duration_ms";
+/// Milliseconds the script spent paused in synchronous calls (`alert`, sync XHR) (`pauseDuration`).
+pub const OTELWEB_SCRIPT_PAUSE_DURATION_MS: &str = "otelweb.script.pause_duration_ms";
+/// A long animation frame's `blockingDuration`: milliseconds in which input could not be
+/// handled (its long tasks' time past 50 ms each, and the render time).
+pub const OTELWEB_LOAF_BLOCKING_DURATION_MS: &str = "otelweb.loaf.blocking_duration_ms";
+/// Where a long task came from (the fallback where long animation frames are missing): the
+/// entry's `name`, `self`, `same-origin-ancestor`, `cross-origin-descendant`… or `unknown`.
+pub const OTELWEB_LONGTASK_CULPRIT: &str = "otelweb.longtask.culprit";
+/// The long task's container: `window`, `iframe`, `embed` or `object`.
+pub const OTELWEB_LONGTASK_CONTAINER_TYPE: &str = "otelweb.longtask.container_type";

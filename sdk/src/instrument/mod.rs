@@ -27,8 +27,14 @@
 //! cargo feature it needs. Instrumentations never break the page: where the browser lacks an
 //! API they need, they stay silent.
 
+#[cfg(any(feature = "errors", feature = "long-frames"))]
+mod budget;
 #[cfg(feature = "document-load")]
 pub mod document_load;
+#[cfg(feature = "errors")]
+pub mod errors;
+#[cfg(feature = "long-frames")]
+pub mod long_frames;
 
 use crate::error::ConfigError;
 use crate::trace::TracerProvider;
@@ -66,6 +72,10 @@ pub(crate) fn registered() -> &'static [&'static dyn Instrumentation] {
     &[
         #[cfg(feature = "document-load")]
         &document_load::DocumentLoad,
+        #[cfg(feature = "errors")]
+        &errors::Errors,
+        #[cfg(feature = "long-frames")]
+        &long_frames::LongFrames,
     ]
 }
 
