@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `CRUDDUR_ADDR` | `127.0.0.1:4567` | where the API listens |
 //! | `CRUDDUR_DB` | `.cruddur/cruddur.db` | the SQLite database (created and seeded if missing) |
+//! | `CRUDDUR_DIST` | | the built frontend (`dist/`) to serve too, its HTML from inside a SERVER span named in `Server-Timing` |
 //! | `CRUDDUR_FRONTEND_ORIGINS` | `http://127.0.0.1:3000,http://localhost:3000` | origins granted CORS |
 //! | `OTEL_SDK_DISABLED` | `false` | `true` turns tracing off entirely |
 //! | `OTEL_SERVICE_NAME` | `backend` | `service.name` |
@@ -108,6 +109,8 @@ pub struct Config {
     pub db_path: PathBuf,
     /// Origins granted CORS (and `Timing-Allow-Origin`).
     pub frontend_origins: Vec<String>,
+    /// The built frontend to serve (`CRUDDUR_DIST`), if any.
+    pub frontend_dist: Option<PathBuf>,
     /// Telemetry.
     pub telemetry: TelemetryConfig,
 }
@@ -147,7 +150,8 @@ impl Config {
                 ));
             }
         }
-        Ok(Self { addr, db_path, frontend_origins, telemetry: telemetry(&var)? })
+        let frontend_dist = var("CRUDDUR_DIST").map(PathBuf::from);
+        Ok(Self { addr, db_path, frontend_origins, frontend_dist, telemetry: telemetry(&var)? })
     }
 }
 

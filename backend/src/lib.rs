@@ -7,12 +7,14 @@
 //!  POST /v1/traces ─▶ relay (untraced) ─▶ OTLP endpoint + server-side headers
 //! ```
 //!
-//! [`app`] builds the router from an [`AppState`], so tests drive it with in-memory exporters.
+//! [`app`] builds the router from an [`AppState`], so tests drive it with in-memory exporters;
+//! [`frontend::router`] adds the built frontend, its HTML traced, when `CRUDDUR_DIST` is set.
 
 pub mod config;
 pub mod cors;
 pub mod db;
 pub mod error;
+pub mod frontend;
 pub mod http_trace;
 pub mod model;
 pub mod relay;

@@ -41,7 +41,19 @@ async fn main() -> anyhow::Result<()> {
             String::new()
         }
     );
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+    let mut router = app(state.clone());
+    if let Some(dist) = &config.frontend_dist {
+        // `cargo xtask dev` starts the backend before trunk has built: the page says so until then.
+        if !dist.join("index.html").is_file() {
+            println!(
+                "backend: {} has no index.html yet (build the frontend with `trunk build`)",
+                dist.display()
+            );
+        }
+        println!("backend serving the frontend from {}", dist.display());
+        router = router.merge(cruddur_backend::frontend::router(state, dist));
+    }
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving")?;
