@@ -92,6 +92,7 @@
 //! | `document-load` | `documentLoad`: the page load as a span tree (document fetch, resources), continuing the trace of the server that sent the HTML |
 //! | `errors` | `errors`: uncaught errors and unhandled rejections (optionally `console.error`) as exception records, deduplicated and rate-limited; `instrument::errors::install_panic_hook` sends the trace that led to a Rust panic before the module aborts |
 //! | `long-frames` | `longAnimationFrames`: long animation frames (or long tasks) as spans, with script attribution, capped per minute |
+//! | `web-vitals` | `webVitals`: LCP, INP, CLS, FCP and TTFB exactly as Google's `web-vitals` computes them, with its attribution, as spans named after each vital (`browser.web_vital.*`), reported when final |
 //! | `testing` | `export::InMemoryExporter`, for tests of instrumented code |
 //!
 //! ## Never breaking the page

@@ -136,3 +136,80 @@ pub const OTELWEB_LOAF_BLOCKING_DURATION_MS: &str = "otelweb.loaf.blocking_durat
 pub const OTELWEB_LONGTASK_CULPRIT: &str = "otelweb.longtask.culprit";
 /// The long task's container: `window`, `iframe`, `embed` or `object`.
 pub const OTELWEB_LONGTASK_CONTAINER_TYPE: &str = "otelweb.longtask.container_type";
+
+/// The vital a `browser.web_vital` span reports: `lcp`, `inp`, `cls`, `fcp` or `ttfb` (the
+/// span is named the same).
+pub const BROWSER_WEB_VITAL_NAME: &str = "browser.web_vital.name";
+/// The vital's value: milliseconds, or the layout shift score for CLS.
+pub const BROWSER_WEB_VITAL_VALUE: &str = "browser.web_vital.value";
+/// The change since the previous report of the same measurement (the value, the first time).
+pub const BROWSER_WEB_VITAL_DELTA: &str = "browser.web_vital.delta";
+/// The measurement's id, the same across its reports.
+pub const BROWSER_WEB_VITAL_ID: &str = "browser.web_vital.id";
+/// `good`, `needs-improvement` or `poor`, by Google's thresholds.
+pub const BROWSER_WEB_VITAL_RATING: &str = "browser.web_vital.rating";
+/// `navigate`, `reload`, `back-forward`, `back-forward-cache`, `prerender` or `restore`.
+pub const BROWSER_WEB_VITAL_NAVIGATION_TYPE: &str = "browser.web_vital.navigation_type";
+/// The path of the page a vital belongs to (`/@andrewbrown`).
+pub const URL_PATH: &str = "url.path";
+/// The element a vital is about: LCP's element, INP's interaction target, CLS's largest shift's
+/// source, as a short selector (`#main>div>img.hero`).
+pub const OTELWEB_WEB_VITAL_TARGET: &str = "otelweb.web_vital.target";
+/// The document's state when the vital happened: `loading`, `dom-interactive`,
+/// `dom-content-loaded` or `complete`.
+pub const OTELWEB_WEB_VITAL_LOAD_STATE: &str = "otelweb.web_vital.load_state";
+/// LCP's and FCP's first part, ms: the document's first byte.
+pub const OTELWEB_WEB_VITAL_TIME_TO_FIRST_BYTE: &str = "otelweb.web_vital.time_to_first_byte";
+/// The LCP element's resource (an image's URL), redacted like `url.full`.
+pub const OTELWEB_WEB_VITAL_LCP_URL: &str = "otelweb.web_vital.lcp.url";
+/// LCP, ms: from the first byte until the LCP resource was requested.
+pub const OTELWEB_WEB_VITAL_LCP_RESOURCE_LOAD_DELAY: &str = "otelweb.web_vital.lcp.resource_load_delay";
+/// LCP, ms: the LCP resource's load.
+pub const OTELWEB_WEB_VITAL_LCP_RESOURCE_LOAD_DURATION: &str = "otelweb.web_vital.lcp.resource_load_duration";
+/// LCP, ms: from the resource's end (or the first byte) to the paint.
+pub const OTELWEB_WEB_VITAL_LCP_ELEMENT_RENDER_DELAY: &str = "otelweb.web_vital.lcp.element_render_delay";
+/// FCP, ms: from the first byte to the first contentful paint.
+pub const OTELWEB_WEB_VITAL_FCP_FIRST_BYTE_TO_FCP: &str = "otelweb.web_vital.fcp.first_byte_to_fcp";
+/// TTFB, ms: before the fetch started (redirects, unload, browser start-up).
+pub const OTELWEB_WEB_VITAL_TTFB_WAITING_DURATION: &str = "otelweb.web_vital.ttfb.waiting_duration";
+/// TTFB, ms: service worker and HTTP cache.
+pub const OTELWEB_WEB_VITAL_TTFB_CACHE_DURATION: &str = "otelweb.web_vital.ttfb.cache_duration";
+/// TTFB, ms: DNS.
+pub const OTELWEB_WEB_VITAL_TTFB_DNS_DURATION: &str = "otelweb.web_vital.ttfb.dns_duration";
+/// TTFB, ms: the connection (TCP, TLS).
+pub const OTELWEB_WEB_VITAL_TTFB_CONNECTION_DURATION: &str = "otelweb.web_vital.ttfb.connection_duration";
+/// TTFB, ms: from connected to the first byte.
+pub const OTELWEB_WEB_VITAL_TTFB_REQUEST_DURATION: &str = "otelweb.web_vital.ttfb.request_duration";
+/// INP: the first event of the interaction (`pointerdown`, `click`, `keydown`…).
+pub const OTELWEB_WEB_VITAL_INP_EVENT_TYPE: &str = "otelweb.web_vital.inp.event_type";
+/// INP: `pointer` or `keyboard`.
+pub const OTELWEB_WEB_VITAL_INP_INTERACTION_TYPE: &str = "otelweb.web_vital.inp.interaction_type";
+/// INP, ms: from the input until its handlers started.
+pub const OTELWEB_WEB_VITAL_INP_INPUT_DELAY: &str = "otelweb.web_vital.inp.input_delay";
+/// INP, ms: the handlers of the frame's events.
+pub const OTELWEB_WEB_VITAL_INP_PROCESSING_DURATION: &str = "otelweb.web_vital.inp.processing_duration";
+/// INP, ms: from the handlers' end to the next paint.
+pub const OTELWEB_WEB_VITAL_INP_PRESENTATION_DELAY: &str = "otelweb.web_vital.inp.presentation_delay";
+/// INP: how many Long Animation Frames overlap the interaction.
+pub const OTELWEB_WEB_VITAL_INP_LONG_FRAMES: &str = "otelweb.web_vital.inp.long_frames";
+/// INP: the URL of the script that ran longest during the interaction (Long Animation Frames).
+pub const OTELWEB_WEB_VITAL_INP_SCRIPT_SOURCE_URL: &str = "otelweb.web_vital.inp.script.source_url";
+/// INP: that script's function.
+pub const OTELWEB_WEB_VITAL_INP_SCRIPT_FUNCTION_NAME: &str = "otelweb.web_vital.inp.script.function_name";
+/// INP: what invoked it (`BUTTON#save.onclick`).
+pub const OTELWEB_WEB_VITAL_INP_SCRIPT_INVOKER: &str = "otelweb.web_vital.inp.script.invoker";
+/// INP: the invoker's kind (`event-listener`, `user-callback`…).
+pub const OTELWEB_WEB_VITAL_INP_SCRIPT_INVOKER_TYPE: &str = "otelweb.web_vital.inp.script.invoker_type";
+/// INP, ms: how long it ran within the interaction.
+pub const OTELWEB_WEB_VITAL_INP_SCRIPT_DURATION: &str = "otelweb.web_vital.inp.script.duration";
+/// INP: the part it ran in: `input-delay`, `processing-duration` or `presentation-delay`.
+pub const OTELWEB_WEB_VITAL_INP_SCRIPT_SUBPART: &str = "otelweb.web_vital.inp.script.subpart";
+/// INP, ms: all script within the interaction (forced style and layout left out).
+pub const OTELWEB_WEB_VITAL_INP_TOTAL_SCRIPT_DURATION: &str = "otelweb.web_vital.inp.total_script_duration";
+/// INP, ms: style and layout within the interaction, forced or not.
+pub const OTELWEB_WEB_VITAL_INP_TOTAL_STYLE_AND_LAYOUT_DURATION: &str =
+    "otelweb.web_vital.inp.total_style_and_layout_duration";
+/// CLS: the largest shift's score.
+pub const OTELWEB_WEB_VITAL_CLS_LARGEST_SHIFT_VALUE: &str = "otelweb.web_vital.cls.largest_shift_value";
+/// CLS: when the largest shift happened, ms on the page's clock.
+pub const OTELWEB_WEB_VITAL_CLS_LARGEST_SHIFT_TIME: &str = "otelweb.web_vital.cls.largest_shift_time";

@@ -35,6 +35,8 @@ pub mod document_load;
 pub mod errors;
 #[cfg(feature = "long-frames")]
 pub mod long_frames;
+#[cfg(feature = "web-vitals")]
+pub mod web_vitals;
 
 use crate::error::ConfigError;
 use crate::trace::TracerProvider;
@@ -76,6 +78,8 @@ pub(crate) fn registered() -> &'static [&'static dyn Instrumentation] {
         &errors::Errors,
         #[cfg(feature = "long-frames")]
         &long_frames::LongFrames,
+        #[cfg(feature = "web-vitals")]
+        &web_vitals::WebVitals,
     ]
 }
 
