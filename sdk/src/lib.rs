@@ -93,6 +93,7 @@
 //! | `errors` | `errors`: uncaught errors and unhandled rejections (optionally `console.error`) as exception records, deduplicated and rate-limited; `instrument::errors::install_panic_hook` sends the trace that led to a Rust panic before the module aborts |
 //! | `long-frames` | `longAnimationFrames`: long animation frames (or long tasks) as spans, with script attribution, capped per minute |
 //! | `web-vitals` | `webVitals`: LCP, INP, CLS, FCP and TTFB exactly as Google's `web-vitals` computes them, with its attribution, as spans named after each vital (`browser.web_vital.*`), reported when final |
+//! | `sessions` | `sessions`: `session.id` on every span, shared by the origin's tabs through `localStorage`, ending after inactivity (15 min) or at a maximum length (4 h); `session.start`/`session.end` markers; optional session-consistent sampling |
 //! | `testing` | `export::InMemoryExporter`, for tests of instrumented code |
 //!
 //! ## Never breaking the page

@@ -66,7 +66,8 @@ impl ResourceBuilder {
     }
 
     /// Adds what the browser says about itself: `user_agent.original`, `browser.language`, and
-    /// a `session.id` kept in `sessionStorage` (so it lasts as long as the tab). Does nothing
+    /// (without the `sessions` feature, which puts the origin's session on spans instead) a
+    /// `session.id` kept in `sessionStorage`, so it lasts as long as the tab. Does nothing
     /// outside a browser.
     pub fn with_browser_detection(self) -> Self {
         #[cfg(target_arch = "wasm32")]
@@ -97,11 +98,13 @@ impl ResourceBuilder {
 #[cfg(target_arch = "wasm32")]
 mod detect {
     use opentelemetry::KeyValue;
+    #[cfg(not(feature = "sessions"))]
     use wasm_bindgen::JsCast;
 
     use crate::semconv;
 
     /// The `sessionStorage` key holding this tab's `session.id`.
+    #[cfg(not(feature = "sessions"))]
     pub(super) const SESSION_STORAGE_KEY: &str = "otel-web.session.id";
 
     pub(super) fn browser_attributes() -> Vec<KeyValue> {
@@ -120,10 +123,13 @@ mod detect {
         if let Some(language) = read("language") {
             attributes.push(KeyValue::new(semconv::BROWSER_LANGUAGE, language));
         }
+        // With the `sessions` feature, `session.id` is the origin's session and goes on spans.
+        #[cfg(not(feature = "sessions"))]
         attributes.push(KeyValue::new(semconv::SESSION_ID, session_id()));
         attributes
     }
 
+    #[cfg(not(feature = "sessions"))]
     fn session_id() -> String {
         let storage = js_sys::global()
             .dyn_into::<web_sys::Window>()

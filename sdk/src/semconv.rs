@@ -17,8 +17,17 @@ pub const TELEMETRY_SDK_VERSION: &str = "telemetry.sdk.version";
 pub const USER_AGENT_ORIGINAL: &str = "user_agent.original";
 /// `navigator.language`.
 pub const BROWSER_LANGUAGE: &str = "browser.language";
-/// An id for the browser tab's session, kept in `sessionStorage`.
+/// The session's id: without the `sessions` feature an id per browser tab, on the resource;
+/// with it, the origin's session (shared by its tabs, ending after inactivity), on every span.
 pub const SESSION_ID: &str = "session.id";
+/// The id of the session a new one replaces, on its `session.start` marker.
+pub const SESSION_PREVIOUS_ID: &str = "session.previous_id";
+/// Name of the zero-length span marking a session's start (the semantic conventions' event
+/// `session.start`), with `session.id` and `session.previous_id`.
+pub const SESSION_START: &str = "session.start";
+/// Name of the zero-length span marking, at the moment it ended, a session's end (the
+/// semantic conventions' event `session.end`), with the ended `session.id`.
+pub const SESSION_END: &str = "session.end";
 /// The signed-in user; set it with `TracerProvider::set_span_attribute`.
 pub const USER_ID: &str = "user.id";
 /// Name of an exception event's attribute: the error's message.

@@ -31,6 +31,8 @@
 mod budget;
 #[cfg(feature = "document-load")]
 pub mod document_load;
+#[cfg(feature = "sessions")]
+pub mod sessions;
 #[cfg(feature = "errors")]
 pub mod errors;
 #[cfg(feature = "long-frames")]
@@ -72,6 +74,9 @@ const KNOWN: &[(&str, &str)] = &[
 /// The instrumentations compiled into this build.
 pub(crate) fn registered() -> &'static [&'static dyn Instrumentation] {
     &[
+        // First, so that the spans of every later instrumentation carry `session.id`.
+        #[cfg(feature = "sessions")]
+        &sessions::Sessions,
         #[cfg(feature = "document-load")]
         &document_load::DocumentLoad,
         #[cfg(feature = "errors")]
@@ -258,13 +263,17 @@ mod tests {
 
     #[test]
     fn asking_for_an_instrumentation_this_build_lacks_names_its_feature() {
+        // An instrumentation this build lacks, if there is one (with every feature, none).
+        let lacking = KNOWN.iter().find(|(name, _)| !registered().iter().any(|i| i.name() == *name));
+        if let Some((name, feature)) = lacking {
+            let mut switches = Switches::default();
+            switches.set(*name, Switch { enabled: true, options: Options::default() });
+            let err = switches.check().expect_err("not compiled in");
+            assert!(err.to_string().contains(&format!("`{feature}` cargo feature")), "{err}");
+            switches.set(*name, Switch { enabled: false, options: Options::default() });
+            assert_eq!(switches.check(), Ok(()), "switching off what is not there is fine");
+        }
         let mut switches = Switches::default();
-        switches.set("sessions", Switch { enabled: true, options: Options::default() });
-        let err = switches.check().expect_err("not compiled in");
-        assert!(err.to_string().contains("`sessions` cargo feature"), "{err}");
-        let mut switches = Switches::default();
-        switches.set("sessions", Switch { enabled: false, options: Options::default() });
-        assert_eq!(switches.check(), Ok(()), "switching off what is not there is fine");
         switches.set("teleport", Switch { enabled: true, options: Options::default() });
         let err = switches.check().expect_err("unknown");
         assert!(

@@ -43,7 +43,12 @@ impl opentelemetry::trace::Tracer for Tracer {
             None => provider.id_generator.new_trace_id(),
         };
         let span_id = provider.id_generator.new_span_id();
+        // The session first: this start is activity, and may begin a new session.
+        #[cfg(feature = "sessions")]
+        let session = crate::instrument::sessions::activity();
         let decision = provider.sampler.should_sample(parent.as_ref(), trace_id);
+        #[cfg(feature = "sessions")]
+        let decision = crate::instrument::sessions::sample(decision, parent.as_ref(), session.as_ref());
         // W3C Level 2 `random-trace-id`: a continued trace keeps its parent's flag; a new trace
         // has it when its id is uniformly random, which X-Ray ids are not (they start with the
         // epoch second and their last bit is always set).
@@ -70,6 +75,10 @@ impl opentelemetry::trace::Tracer for Tracer {
         // does not reallocate.
         let expected = builder.attributes.as_ref().map_or(0, Vec::len) + 8;
         let mut attributes = provider.span_attributes(expected);
+        #[cfg(feature = "sessions")]
+        if let Some(session) = session {
+            attributes.push(session.attribute);
+        }
         if let Some(builder_attributes) = builder.attributes {
             attributes.extend(builder_attributes);
         }
