@@ -64,7 +64,13 @@ pub fn build_provider(config: Config) -> Result<TracerProvider, ConfigError> {
         builder = match kind {
             ExporterKind::Otlp => {
                 let mut exporter = OtlpHttpExporter::builder(config.traces_endpoint.clone())
-                    .with_timeout(config.request_timeout);
+                    .with_timeout(config.request_timeout)
+                    .with_encoding(config.encoding)
+                    .with_compression(config.compression);
+                #[cfg(feature = "offline")]
+                {
+                    exporter = exporter.with_offline_storage(config.offline_storage_bytes as usize);
+                }
                 for (name, value) in &config.headers {
                     exporter = exporter.with_header(name.clone(), value.clone());
                 }

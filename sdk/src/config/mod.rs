@@ -23,6 +23,9 @@
 //! | `tracesEndpoint` (used as is) | `otel-web:traces-endpoint` | [`Config::traces_endpoint`] |
 //! | `headers` (object) | | [`Config::headers`] |
 //! | `exportTimeoutMs` | | [`Config::request_timeout`] |
+//! | `encoding` (`json`, `protobuf`) | `otel-web:encoding` | [`Config::encoding`] |
+//! | `compression` (`none`, `gzip`) | `otel-web:compression` | [`Config::compression`] |
+//! | `offlineStorageBytes` (0 turns the outbox off) | | [`Config::offline_storage_bytes`] |
 //! | `sampler`, `samplerArg` (`OTEL_TRACES_SAMPLER` names) | `otel-web:sampler`, `otel-web:sampler-arg` | [`Config::sampler`] |
 //! | `batch.maxQueueSize`, `batch.maxExportBatchSize`, `batch.scheduledDelayMs`, `batch.exportTimeoutMs` | | [`Config::batch`] |
 //! | `limits.attributeCountLimit`, `limits.attributeValueLengthLimit`, `limits.eventCountLimit`, `limits.linkCountLimit` | | [`Config::limits`] |
@@ -46,7 +49,7 @@ use std::time::Duration;
 use opentelemetry::KeyValue;
 
 use crate::error::ConfigError;
-use crate::export::OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT_MS;
+use crate::export::{Compression, Encoding, OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT_MS};
 use crate::fetch::OriginMatcher;
 use crate::instrument::{Options, Switch, Switches};
 use crate::processor::BatchConfig;
@@ -86,6 +89,13 @@ pub struct Config {
     pub headers: Vec<(String, String)>,
     /// Timeout of one export request.
     pub request_timeout: Duration,
+    /// OTLP/JSON (default) or OTLP/protobuf (feature `protobuf`).
+    pub encoding: Encoding,
+    /// gzip the export bodies (feature `gzip`; default off).
+    pub compression: Compression,
+    /// Bound of the outbox in the page's storage, where spans that could not be delivered
+    /// wait (feature `offline`; default 1 MiB with it, 0 — off — without).
+    pub offline_storage_bytes: u32,
     /// Head sampler (default `parentbased_always_on`).
     pub sampler: Sampler,
     /// Batch processor settings.
@@ -110,6 +120,9 @@ pub struct Config {
 /// The default traces endpoint: the page's own origin, where a relay adds credentials.
 pub const DEFAULT_TRACES_ENDPOINT: &str = "/v1/traces";
 
+/// The outbox's default bound: 1 MiB with the `offline` feature, off without it.
+pub const DEFAULT_OFFLINE_STORAGE_BYTES: u32 = if cfg!(feature = "offline") { 1024 * 1024 } else { 0 };
+
 /// The longest delay, in milliseconds, any `…Ms` setting may have: browsers keep timer delays
 /// in a signed 32-bit integer and fire a longer timer at once (HTML, `setTimeout`).
 pub const MAX_TIMER_MS: u32 = 2_147_483_647;
@@ -125,6 +138,9 @@ impl Default for Config {
             traces_endpoint: DEFAULT_TRACES_ENDPOINT.into(),
             headers: Vec::new(),
             request_timeout: Duration::from_millis(OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT_MS),
+            encoding: Encoding::Json,
+            compression: Compression::None,
+            offline_storage_bytes: DEFAULT_OFFLINE_STORAGE_BYTES,
             sampler: Sampler::default(),
             batch: BatchConfig::default(),
             limits: SpanLimits::default(),
@@ -172,6 +188,25 @@ impl Config {
     /// Sets the full OTLP traces URL.
     pub fn with_traces_endpoint(mut self, url: impl Into<String>) -> Self {
         self.traces_endpoint = url.into();
+        self
+    }
+
+    /// Sends OTLP/JSON or (feature `protobuf`) OTLP/protobuf.
+    pub fn with_encoding(mut self, encoding: Encoding) -> Self {
+        self.encoding = encoding;
+        self
+    }
+
+    /// Compresses export bodies with gzip (feature `gzip`), or not.
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Keeps spans that could not be delivered in the page's storage, at most `max_bytes`
+    /// (feature `offline`; 0 turns it off).
+    pub fn with_offline_storage(mut self, max_bytes: u32) -> Self {
+        self.offline_storage_bytes = max_bytes;
         self
     }
 
@@ -296,6 +331,15 @@ impl Config {
         }
         if !cfg!(feature = "clock-skew") && self.correct_clock_skew {
             return Err(needs("correctClockSkew", "clock-skew"));
+        }
+        if !cfg!(feature = "protobuf") && self.encoding == Encoding::Protobuf {
+            return Err(needs("encoding", "protobuf"));
+        }
+        if !cfg!(feature = "gzip") && self.compression == Compression::Gzip {
+            return Err(needs("compression", "gzip"));
+        }
+        if !cfg!(feature = "offline") && self.offline_storage_bytes > 0 {
+            return Err(needs("offlineStorageBytes", "offline"));
         }
         Ok(())
     }
@@ -497,6 +541,9 @@ mod tests {
                 cfg!(feature = "clock-skew"),
                 "`clock-skew`",
             ),
+            (Config::default().with_encoding(Encoding::Protobuf), cfg!(feature = "protobuf"), "`protobuf`"),
+            (Config::default().with_compression(Compression::Gzip), cfg!(feature = "gzip"), "`gzip`"),
+            (Config::default().with_offline_storage(4096), cfg!(feature = "offline"), "`offline`"),
         ];
         for (config, enabled, feature) in cases {
             match config.validate() {

@@ -10,6 +10,7 @@ use opentelemetry::{KeyValue, Value};
 
 use super::{Config, ExporterKind, MAX_TIMER_MS, check_endpoint};
 use crate::error::ConfigError;
+use crate::export::{Compression, Encoding};
 use crate::fetch::OriginMatcher;
 use crate::instrument::{OptionValue, Options, Switch};
 use crate::platform::number;
@@ -144,6 +145,22 @@ fn exporters(value: &PageValue) -> Result<Vec<ExporterKind>, ConfigError> {
         }
     }
     Ok(kinds)
+}
+
+fn encoding(field: &'static str, value: &PageValue) -> Result<Encoding, ConfigError> {
+    match string(field, value)?.trim() {
+        "json" => Ok(Encoding::Json),
+        "protobuf" => Ok(Encoding::Protobuf),
+        other => Err(ConfigError::field(field, format!("must be json or protobuf, got {other:?}"))),
+    }
+}
+
+fn compression(field: &'static str, value: &PageValue) -> Result<Compression, ConfigError> {
+    match string(field, value)?.trim() {
+        "none" => Ok(Compression::None),
+        "gzip" => Ok(Compression::Gzip),
+        other => Err(ConfigError::field(field, format!("must be none or gzip, got {other:?}"))),
+    }
 }
 
 fn propagators(value: &PageValue) -> Result<Vec<PropagatorKind>, ConfigError> {
@@ -327,6 +344,9 @@ pub(crate) fn apply_json(mut config: Config, json: &PageValue) -> Result<Config,
             }
             "correctClockSkew" => config.correct_clock_skew = boolean("correctClockSkew", value)?,
             "propagators" => config.propagators = propagators(value)?,
+            "encoding" => config.encoding = encoding("encoding", value)?,
+            "compression" => config.compression = compression("compression", value)?,
+            "offlineStorageBytes" => config.offline_storage_bytes = count("offlineStorageBytes", value)?,
             other => unknown("otel-web-config", other),
         }
     }
@@ -370,6 +390,12 @@ pub(crate) fn apply_meta(mut config: Config, metas: &[(String, String)]) -> Resu
             "traces-endpoint" => config.traces_endpoint = endpoint("otel-web:traces-endpoint", content)?,
             "sampler" => sampler_name = Some(content.clone()),
             "sampler-arg" => sampler_arg = Some(content.clone()),
+            "encoding" => {
+                config.encoding = encoding("otel-web:encoding", &PageValue::String(content.clone()))?
+            }
+            "compression" => {
+                config.compression = compression("otel-web:compression", &PageValue::String(content.clone()))?
+            }
             other => unknown("<meta> tags", other),
         }
     }
@@ -521,6 +547,9 @@ mod tests {
             ),
             ("correctClockSkew", PageValue::Bool(true)),
             ("propagators", s("tracecontext,baggage,xray")),
+            ("encoding", s("protobuf")),
+            ("compression", s("gzip")),
+            ("offlineStorageBytes", PageValue::Number(65536.0)),
         ]);
         let config = apply_json(Config::default(), &json).expect("valid");
         assert_eq!(config.service_name, "frontend");
@@ -556,6 +585,9 @@ mod tests {
             vec![PropagatorKind::TraceContext, PropagatorKind::Baggage, PropagatorKind::XRay]
         );
         assert!(!config.instrument_global_fetch);
+        assert_eq!(config.encoding, Encoding::Protobuf);
+        assert_eq!(config.compression, Compression::Gzip);
+        assert_eq!(config.offline_storage_bytes, 65536);
     }
 
     #[test]
@@ -572,6 +604,9 @@ mod tests {
                 "`propagateTraceHeaderCorsUrls`",
             ),
             (obj(&[("correctClockSkew", s("yes"))]), "`correctClockSkew`"),
+            (obj(&[("encoding", s("xml"))]), "`encoding`"),
+            (obj(&[("compression", s("br"))]), "`compression`"),
+            (obj(&[("offlineStorageBytes", PageValue::Number(-1.0))]), "`offlineStorageBytes`"),
         ];
         for (json, field) in cases {
             let err = apply_json(Config::default(), &json).expect_err(field);
@@ -680,6 +715,9 @@ mod tests {
             "instrumentGlobalFetch",
             "correctClockSkew",
             "propagators",
+            "encoding",
+            "compression",
+            "offlineStorageBytes",
             "maxQueueSize",
             "maxExportBatchSize",
             "scheduledDelayMs",

@@ -1,7 +1,8 @@
 //! Span exporters: where finished spans go.
 //!
-//! - [`OtlpHttpExporter`]: OTLP/HTTP with JSON over `fetch`, to a collector, Honeycomb, or a
-//!   same-origin relay.
+//! - [`OtlpHttpExporter`]: OTLP/HTTP over `fetch`, to a collector, Honeycomb, or a same-origin
+//!   relay: JSON or (feature `protobuf`) protobuf, gzipped or not (feature `gzip`), with an
+//!   outbox in the page's storage for what could not be delivered (feature `offline`).
 //! - `ConsoleExporter` (feature `console`): one readable line per span in the devtools console.
 //! - `InMemoryExporter` (feature `testing`): keeps spans for assertions.
 
@@ -11,6 +12,8 @@ mod console;
 pub mod gzip;
 #[cfg(any(test, feature = "testing"))]
 mod in_memory;
+#[cfg(feature = "offline")]
+mod offline;
 mod otlp_http;
 pub mod otlp_json;
 #[cfg(feature = "protobuf")]
@@ -21,8 +24,10 @@ mod retry;
 pub use console::ConsoleExporter;
 #[cfg(any(test, feature = "testing"))]
 pub use in_memory::InMemoryExporter;
+#[cfg(feature = "offline")]
+pub use offline::OFFLINE_STORAGE_BYTES_DEFAULT;
 pub use otlp_http::{
-    ExportStats, HONEYCOMB_ENDPOINT, KEEPALIVE_BUDGET_BYTES, KEEPALIVE_MAX_BODY_BYTES,
+    Compression, Encoding, ExportStats, HONEYCOMB_ENDPOINT, KEEPALIVE_BUDGET_BYTES, KEEPALIVE_MAX_BODY_BYTES,
     KEEPALIVE_MAX_IN_FLIGHT, OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT_MS, OtlpHttpExporter,
     OtlpHttpExporterBuilder,
 };

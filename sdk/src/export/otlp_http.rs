@@ -1,7 +1,10 @@
-//! [`OtlpHttpExporter`]: OTLP/HTTP with JSON bodies over the browser's `fetch`.
+//! [`OtlpHttpExporter`]: OTLP/HTTP over the browser's `fetch`, with JSON or (feature
+//! `protobuf`) protobuf bodies, gzipped or not (feature `gzip`), and (feature `offline`) an
+//! outbox in the page's storage for what could not be delivered.
 //!
-//! - `POST {traces endpoint}` with `Content-Type: application/json` and any custom headers;
-//!   each attempt is bounded by a timeout enforced with an `AbortController`.
+//! - `POST {traces endpoint}` with `Content-Type: application/json` or
+//!   `application/x-protobuf`, `Content-Encoding: gzip` when compressing, and any custom
+//!   headers; each attempt is bounded by a timeout enforced with an `AbortController`.
 //! - Retries follow [`RetryPolicy`]: `429`/`502`/`503`/`504` and network errors only,
 //!   exponential backoff with jitter, `Retry-After` honoured. A `partialSuccess` answer is
 //!   logged and counted, never retried.
@@ -17,7 +20,25 @@
 //!   its request is aborted, its backoff skipped, and its spans sent the unload way.
 //! - A request is aborted when its export is dropped (the batch processor's export timeout):
 //!   nothing keeps running that no one waits for.
+//! - With gzip, every body is compressed in the wasm before it is sent, page-hide bodies
+//!   included: the keepalive budget is counted in compressed bytes, and a page-hide batch is
+//!   split until each compressed body is at most [`KEEPALIVE_MAX_BODY_BYTES`].
 //!
+//! # The outbox (feature `offline`)
+//!
+//! With an outbox ([`OtlpHttpExporterBuilder::with_offline_storage`]), a body that could not be
+//! delivered is saved in `localStorage` instead of being lost: a network error, a retryable
+//! answer (`429`, `502`, `503`, `504`; the outbox then takes over from the retries), a page
+//! hidden while the collector is failing (the pending and queued spans are saved instead of
+//! sent with `keepalive` to a collector that would refuse them), page-hide bodies past the
+//! keepalive budget, and every export while `navigator.onLine` is false. Saved bodies are sent
+//! again when the exporter starts (the next page load), on the window's `online` event, and
+//! after every successful export; each is deleted once the collector answered `2xx`, so each
+//! span arrives once. The one exception: if the page dies after the collector accepted a saved
+//! body but before it was deleted, the body is sent again on the next load — the explorer
+//! stores a span sent twice once (it keys spans by trace and span id), a collector without
+//! that behaviour stores it twice. A collector answering `4xx` (other than `429`) would refuse
+//! the body forever: it is deleted and its spans counted as dropped.//!
 //! # Honeycomb, and keeping the key out of the page
 //!
 //! [`OtlpHttpExporter::honeycomb`] sends straight to Honeycomb with the `x-honeycomb-team`
@@ -48,7 +69,38 @@ pub const KEEPALIVE_MAX_IN_FLIGHT: usize = 9;
 /// Default timeout of one request (`OTEL_EXPORTER_OTLP_TIMEOUT`).
 pub const OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT_MS: u64 = 10_000;
 
-/// Exports spans as OTLP/JSON over `fetch`; clones share one exporter.
+/// The body format of OTLP/HTTP requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encoding {
+    /// OTLP/JSON, `application/json` (the default).
+    #[default]
+    Json,
+    /// OTLP/protobuf, `application/x-protobuf` (feature `protobuf`; without it, JSON is sent).
+    Protobuf,
+}
+
+/// The `Content-Encoding` of OTLP/HTTP requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    /// Bodies as encoded (the default).
+    #[default]
+    None,
+    /// `Content-Encoding: gzip` (feature `gzip`; without it, bodies are not compressed).
+    Gzip,
+}
+
+/// One request body, ready for the wire.
+#[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "offline"), allow(dead_code, reason = "read by fetch (wasm32) and the outbox"))]
+pub(crate) struct Body {
+    pub(crate) bytes: Rc<[u8]>,
+    pub(crate) protobuf: bool,
+    pub(crate) gzip: bool,
+    /// Spans it holds.
+    pub(crate) spans: usize,
+}
+
+/// Exports spans as OTLP over `fetch`; clones share one exporter.
 ///
 /// ```
 /// use otel_web::export::OtlpHttpExporter;
@@ -73,7 +125,18 @@ struct Inner {
     headers: Vec<(String, String)>,
     timeout: Duration,
     retry: RetryPolicy,
-    resource_json: RefCell<Rc<str>>,
+    encoding: Encoding,
+    compression: Compression,
+    /// The resource in the request encoding.
+    resource: RefCell<Rc<[u8]>>,
+    /// A failure since the last success: page-hide bodies go to the outbox, not the wire.
+    failing: Cell<bool>,
+    #[cfg(feature = "offline")]
+    outbox: Option<super::offline::Outbox>,
+    #[cfg(feature = "offline")]
+    draining: Cell<bool>,
+    #[cfg(all(feature = "offline", target_arch = "wasm32"))]
+    online_listener: RefCell<Option<wasm_bindgen::closure::Closure<dyn FnMut()>>>,
     shut_down: Cell<bool>,
     keepalive_in_flight: Cell<usize>,
     keepalive_bytes_in_flight: Cell<usize>,
@@ -99,8 +162,15 @@ pub struct ExportStats {
     pub failed_exports: u64,
     /// Normal exports sent the unload way because the page was hidden while they were pending.
     pub hurried_exports: u64,
-    /// Page-hide bodies sent without `keepalive` because the keepalive budget was spent.
+    /// Page-hide bodies sent without `keepalive` (or, with an outbox, saved in it) because the
+    /// keepalive budget was spent.
     pub unload_overflow_requests: u64,
+    /// Bodies saved in the outbox (feature `offline`).
+    pub offline_saved: u64,
+    /// Saved bodies the collector accepted later.
+    pub offline_delivered: u64,
+    /// Spans dropped from the outbox (its bound, the browser's quota, or refused for good).
+    pub offline_dropped_spans: u64,
 }
 
 /// Configures an [`OtlpHttpExporter`].
@@ -110,9 +180,32 @@ pub struct OtlpHttpExporterBuilder {
     headers: Vec<(String, String)>,
     timeout: Duration,
     retry: RetryPolicy,
+    encoding: Encoding,
+    compression: Compression,
+    offline_bytes: usize,
 }
 
 impl OtlpHttpExporterBuilder {
+    /// JSON (default) or protobuf bodies.
+    pub fn with_encoding(mut self, encoding: Encoding) -> Self {
+        self.encoding = encoding;
+        self
+    }
+
+    /// Compress bodies with gzip, or not (default).
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Keep what could not be delivered in the page's storage, at most `max_bytes` (0 turns
+    /// the outbox off); see the module docs. Feature `offline`.
+    #[cfg(feature = "offline")]
+    pub fn with_offline_storage(mut self, max_bytes: usize) -> Self {
+        self.offline_bytes = max_bytes;
+        self
+    }
+
     /// Adds a header to every request (e.g. an auth header for a collector).
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
@@ -133,21 +226,51 @@ impl OtlpHttpExporterBuilder {
 
     /// Builds the exporter.
     pub fn build(self) -> OtlpHttpExporter {
-        let resource = otlp_json::encode_resource(&Resource::builder().build());
-        OtlpHttpExporter {
+        let encoding = if cfg!(feature = "protobuf") { self.encoding } else { Encoding::Json };
+        let compression = if cfg!(feature = "gzip") { self.compression } else { Compression::None };
+        let resource = encode_resource(encoding, &Resource::builder().build());
+        #[cfg(feature = "offline")]
+        let outbox =
+            (self.offline_bytes > 0).then(|| super::offline::Outbox::open(self.offline_bytes)).flatten();
+        let _ = self.offline_bytes;
+        #[cfg(feature = "offline")]
+        let failing = outbox.as_ref().is_some_and(|o| !o.is_empty());
+        #[cfg(not(feature = "offline"))]
+        let failing = false;
+        let exporter = OtlpHttpExporter {
             inner: Rc::new(Inner {
                 url: self.url,
                 headers: self.headers,
                 timeout: self.timeout,
                 retry: self.retry,
-                resource_json: RefCell::new(resource.into()),
+                encoding,
+                compression,
+                resource: RefCell::new(resource),
+                failing: Cell::new(failing),
+                #[cfg(feature = "offline")]
+                outbox,
+                #[cfg(feature = "offline")]
+                draining: Cell::new(false),
+                #[cfg(all(feature = "offline", target_arch = "wasm32"))]
+                online_listener: RefCell::new(None),
                 shut_down: Cell::new(false),
                 keepalive_in_flight: Cell::new(0),
                 keepalive_bytes_in_flight: Cell::new(0),
                 hurry: RefCell::new(None),
                 stats: Cell::new(ExportStats::default()),
             }),
-        }
+        };
+        #[cfg(all(feature = "offline", target_arch = "wasm32"))]
+        imp::watch_online(&exporter.inner);
+        exporter
+    }
+}
+
+fn encode_resource(encoding: Encoding, resource: &Resource) -> Rc<[u8]> {
+    match encoding {
+        #[cfg(feature = "protobuf")]
+        Encoding::Protobuf => super::otlp_proto::encode_resource(resource).into(),
+        _ => otlp_json::encode_resource(resource).into_bytes().into(),
     }
 }
 
@@ -160,6 +283,9 @@ impl OtlpHttpExporter {
             headers: Vec::new(),
             timeout: Duration::from_millis(OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT_MS),
             retry: RetryPolicy::default(),
+            encoding: Encoding::Json,
+            compression: Compression::None,
+            offline_bytes: 0,
         }
     }
 
@@ -188,6 +314,86 @@ impl Inner {
         update(&mut stats);
         self.stats.set(stats);
     }
+
+    /// One request body holding `spans`, encoded and compressed as configured.
+    fn body(&self, resource: &[u8], spans: &[SpanData]) -> Body {
+        let raw: Vec<u8> = match self.encoding {
+            #[cfg(feature = "protobuf")]
+            Encoding::Protobuf => super::otlp_proto::encode_request(resource, spans),
+            _ => otlp_json::encode_request(std::str::from_utf8(resource).unwrap_or("{}"), spans).into_bytes(),
+        };
+        let gzip = self.compression == Compression::Gzip && cfg!(feature = "gzip");
+        #[cfg(feature = "gzip")]
+        let raw = if gzip { super::gzip::compress(&raw) } else { raw };
+        Body { bytes: raw.into(), protobuf: self.encoding == Encoding::Protobuf, gzip, spans: spans.len() }
+    }
+
+    /// Bodies for page hide: each at most [`KEEPALIVE_MAX_BODY_BYTES`] as sent (compressed, if
+    /// compressing), unless it holds a single larger span. A batch too large is split into
+    /// about as many parts as its size asks for, and a part still too large in two, so the
+    /// encoder runs about twice over the batch.
+    fn unload_bodies(&self, resource: &[u8], spans: &[SpanData], out: &mut Vec<Body>) {
+        let body = self.body(resource, spans);
+        if body.bytes.len() <= KEEPALIVE_MAX_BODY_BYTES || spans.len() <= 1 {
+            out.push(body);
+            return;
+        }
+        let parts = body.bytes.len().div_ceil(KEEPALIVE_MAX_BODY_BYTES).clamp(2, spans.len());
+        let per_part = spans.len().div_ceil(parts);
+        for part in spans.chunks(per_part) {
+            self.unload_bodies(resource, part, out);
+        }
+    }
+
+    /// Reports spans dropped from the outbox on the first span of this export.
+    #[cfg(feature = "offline")]
+    fn stamp_offline_drops(&self, batch: &mut [SpanData]) {
+        if let (Some(outbox), Some(first)) = (&self.outbox, batch.first_mut()) {
+            let dropped = outbox.take_dropped();
+            if dropped > 0 {
+                self.count(|s| s.offline_dropped_spans += dropped);
+                first.attributes.push(opentelemetry::KeyValue::new(
+                    crate::semconv::OTELWEB_OFFLINE_DROPPED_SPANS,
+                    i64::try_from(dropped).unwrap_or(i64::MAX),
+                ));
+            }
+        }
+    }
+
+    /// Saves `body` in the outbox; `false` without one.
+    #[cfg(feature = "offline")]
+    fn save(&self, body: &Body) -> bool {
+        let Some(outbox) = &self.outbox else { return false };
+        let saved = outbox.save(body);
+        self.count(|s| {
+            s.offline_saved += u64::from(saved.stored);
+        });
+        if saved.dropped_spans > 0 {
+            crate::report::warn(crate::report::Problem::ExportFailed, || {
+                format!(
+                    "the offline outbox is full: {} older spans were dropped (sent as {})",
+                    saved.dropped_spans,
+                    crate::semconv::OTELWEB_OFFLINE_DROPPED_SPANS
+                )
+            });
+        }
+        true
+    }
+
+    #[cfg(not(feature = "offline"))]
+    fn save(&self, _body: &Body) -> bool {
+        false
+    }
+
+    /// Whether bodies should go to the outbox rather than the wire: the browser says it is
+    /// offline.
+    fn offline_now(&self) -> bool {
+        #[cfg(feature = "offline")]
+        if self.outbox.is_some() {
+            return imp::navigator_offline();
+        }
+        false
+    }
 }
 
 impl SpanExporter for OtlpHttpExporter {
@@ -199,28 +405,53 @@ impl SpanExporter for OtlpHttpExporter {
         if self.inner.shut_down.get() {
             return Box::pin(async { Err(ExportError::AlreadyShutdown) });
         }
-        let Ok(resource) = self.inner.resource_json.try_borrow().map(|r| Rc::clone(&r)) else {
+        let Ok(resource) = self.inner.resource.try_borrow().map(|r| Rc::clone(&r)) else {
             return Box::pin(async { Err(ExportError::Failed("the exporter is busy".into())) });
         };
         let inner = Rc::clone(&self.inner);
+        #[cfg(feature = "offline")]
+        let mut batch = batch;
+        #[cfg(feature = "offline")]
+        inner.stamp_offline_drops(&mut batch);
+        if inner.offline_now() {
+            // No network: straight to the outbox, sent again on `online`.
+            let body = inner.body(&resource, &batch);
+            inner.save(&body);
+            return Box::pin(async { Ok(()) });
+        }
         match mode {
             ExportMode::Normal => {
-                let body = otlp_json::encode_request(&resource, &batch);
+                let body = inner.body(&resource, &batch);
                 let hurry = Signal::default();
                 if let Ok(mut slot) = inner.hurry.try_borrow_mut() {
                     *slot = Some(hurry.clone());
                 }
                 Box::pin(async move {
-                    let result = match sync::race(imp::send_with_retries(&inner, body), hurry.raised()).await
-                    {
-                        Either::Left(result) => result,
+                    let sent = sync::race(imp::send_with_retries(&inner, body.clone()), hurry.raised()).await;
+                    let result = match sent {
+                        Either::Left(Ok(())) => {
+                            inner.failing.set(false);
+                            imp::drain_outbox(&inner);
+                            Ok(())
+                        }
+                        Either::Left(Err(e)) => {
+                            inner.failing.set(true);
+                            // What a collector refused for good would be refused again.
+                            let refused = matches!(e, ExportError::Rejected { status, .. }
+                                if !matches!(status, 429 | 502 | 503 | 504));
+                            if !refused && inner.save(&body) { Ok(()) } else { Err(e) }
+                        }
                         Either::Right(()) => {
                             // The page is going away: the request (if any) was aborted by the
                             // drop above, and the batch leaves the way an unload does.
                             inner.count(|s| s.hurried_exports += 1);
-                            let chunks =
-                                otlp_json::encode_chunks(&resource, &batch, KEEPALIVE_MAX_BODY_BYTES);
-                            imp::send_for_unload(&inner, chunks)
+                            if inner.failing.get() && inner.save(&body) {
+                                Ok(())
+                            } else {
+                                let mut bodies = Vec::new();
+                                inner.unload_bodies(&resource, &batch, &mut bodies);
+                                imp::send_for_unload(&inner, bodies)
+                            }
                         }
                     };
                     if let Ok(mut slot) = inner.hurry.try_borrow_mut() {
@@ -233,9 +464,14 @@ impl SpanExporter for OtlpHttpExporter {
                 })
             }
             ExportMode::Unload => {
-                let chunks = otlp_json::encode_chunks(&resource, &batch, KEEPALIVE_MAX_BODY_BYTES);
+                // A collector that is failing would refuse these too: keep them for later.
+                if inner.failing.get() && inner.save(&inner.body(&resource, &batch)) {
+                    return Box::pin(async { Ok(()) });
+                }
+                let mut bodies = Vec::new();
+                inner.unload_bodies(&resource, &batch, &mut bodies);
                 drop(batch);
-                let result = imp::send_for_unload(&inner, chunks);
+                let result = imp::send_for_unload(&inner, bodies);
                 Box::pin(async move { result })
             }
         }
@@ -250,13 +486,15 @@ impl SpanExporter for OtlpHttpExporter {
     }
 
     fn set_resource(&self, resource: &Resource) {
-        if let Ok(mut json) = self.inner.resource_json.try_borrow_mut() {
-            *json = otlp_json::encode_resource(resource).into();
+        if let Ok(mut encoded) = self.inner.resource.try_borrow_mut() {
+            *encoded = encode_resource(self.inner.encoding, resource);
         }
     }
 
     fn shutdown(&self) {
         self.inner.shut_down.set(true);
+        #[cfg(all(feature = "offline", target_arch = "wasm32"))]
+        imp::unwatch_online(&self.inner);
     }
 }
 
@@ -267,7 +505,7 @@ mod imp {
     use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_futures::JsFuture;
 
-    use super::{Inner, KEEPALIVE_BUDGET_BYTES, KEEPALIVE_MAX_IN_FLIGHT};
+    use super::{Body, Inner, KEEPALIVE_BUDGET_BYTES, KEEPALIVE_MAX_IN_FLIGHT};
     use crate::error::ExportError;
     use crate::export::retry::{Verdict, parse_retry_after, verdict_for_status};
     use crate::platform::{fetch, random, timer};
@@ -282,13 +520,17 @@ mod imp {
 
     fn start(
         inner: &Inner,
-        body: &str,
+        body: &Body,
         keepalive: bool,
     ) -> Result<(js_sys::Promise, Option<web_sys::AbortController>), String> {
         let init = web_sys::RequestInit::new();
         init.set_method("POST");
         let headers = web_sys::Headers::new().map_err(|e| fetch::describe(&e))?;
-        headers.set("content-type", "application/json").map_err(|e| fetch::describe(&e))?;
+        let content_type = if body.protobuf { "application/x-protobuf" } else { "application/json" };
+        headers.set("content-type", content_type).map_err(|e| fetch::describe(&e))?;
+        if body.gzip {
+            headers.set("content-encoding", "gzip").map_err(|e| fetch::describe(&e))?;
+        }
         for (name, value) in &inner.headers {
             if let Err(e) = headers.set(name, value) {
                 report::warn(Problem::Config, || {
@@ -297,7 +539,7 @@ mod imp {
             }
         }
         init.set_headers(&headers);
-        init.set_body(&JsValue::from_str(body));
+        init.set_body(&js_sys::Uint8Array::from(&body.bytes[..]));
         if keepalive {
             let _ = js_sys::Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE);
         }
@@ -310,7 +552,7 @@ mod imp {
             s.requests += 1;
             if keepalive {
                 s.keepalive_requests += 1;
-                s.keepalive_bytes += body.len() as u64;
+                s.keepalive_bytes += body.bytes.len() as u64;
             }
         });
         Ok((promise, controller))
@@ -344,7 +586,7 @@ mod imp {
         }
     }
 
-    async fn send_once(inner: &Inner, body: &str) -> Sent {
+    async fn send_once(inner: &Inner, body: &Body) -> Sent {
         let (promise, controller) = match start(inner, body, false) {
             Ok(started) => started,
             Err(e) => return Sent::NoResponse(e),
@@ -391,8 +633,16 @@ mod imp {
         }
     }
 
-    pub(super) async fn send_with_retries(inner: &Inner, body: String) -> Result<(), ExportError> {
+    pub(super) async fn send_with_retries(inner: &Inner, body: Body) -> Result<(), ExportError> {
         let policy = inner.retry;
+        // The outbox takes over from the retries: a failed body is saved at once and sent
+        // again on `online`, after the next success, or on the next page load.
+        #[cfg(feature = "offline")]
+        let policy = if inner.outbox.is_some() {
+            crate::export::RetryPolicy { max_attempts: 1, ..policy }
+        } else {
+            policy
+        };
         let mut attempt = 1;
         loop {
             let (retry_after, error) = match send_once(inner, &body).await {
@@ -400,7 +650,9 @@ mod imp {
                     let status = response.status();
                     match verdict_for_status(status) {
                         Verdict::Done => {
-                            check_partial_success(inner, &text(&response).await);
+                            if !body.protobuf {
+                                check_partial_success(inner, &text(&response).await);
+                            }
                             return Ok(());
                         }
                         Verdict::GiveUp => {
@@ -441,14 +693,14 @@ mod imp {
 
     /// Starts every request now: the newest bodies that fit the keepalive budget with
     /// `keepalive`, the rest without. Outcomes are counted and reported in the background.
-    pub(super) fn send_for_unload(inner: &Rc<Inner>, chunks: Vec<String>) -> Result<(), ExportError> {
+    pub(super) fn send_for_unload(inner: &Rc<Inner>, chunks: Vec<Body>) -> Result<(), ExportError> {
         let mut keepalive = vec![false; chunks.len()];
         let mut budget = KEEPALIVE_BUDGET_BYTES.saturating_sub(inner.keepalive_bytes_in_flight.get());
         let mut slots = KEEPALIVE_MAX_IN_FLIGHT.saturating_sub(inner.keepalive_in_flight.get());
         for (i, body) in chunks.iter().enumerate().rev() {
-            if slots > 0 && body.len() <= budget {
+            if slots > 0 && body.bytes.len() <= budget {
                 keepalive[i] = true;
-                budget -= body.len();
+                budget -= body.bytes.len();
                 slots -= 1;
             }
         }
@@ -464,6 +716,10 @@ mod imp {
         }
         let mut result = Ok(());
         for (body, keepalive) in chunks.into_iter().zip(keepalive) {
+            // Past the budget, a request might not outlive the page: the outbox keeps it.
+            if !keepalive && inner.save(&body) {
+                continue;
+            }
             if let Err(e) = start_unload_request(inner, body, keepalive) {
                 result = Err(e);
             }
@@ -474,9 +730,9 @@ mod imp {
     /// Starts one request now and follows it in the background. If the browser refuses the
     /// keepalive request (its budget taken by the page's own keepalive requests), it is sent
     /// again without keepalive: a page that is only hidden still delivers it.
-    fn start_unload_request(inner: &Rc<Inner>, body: String, keepalive: bool) -> Result<(), ExportError> {
+    fn start_unload_request(inner: &Rc<Inner>, body: Body, keepalive: bool) -> Result<(), ExportError> {
         let (promise, _) = start(inner, &body, keepalive).map_err(ExportError::Failed)?;
-        let bytes = body.len();
+        let bytes = body.bytes.len();
         if keepalive {
             inner.keepalive_in_flight.set(inner.keepalive_in_flight.get() + 1);
             inner.keepalive_bytes_in_flight.set(inner.keepalive_bytes_in_flight.get() + bytes);
@@ -495,10 +751,20 @@ mod imp {
                 other => other,
             };
             let error = match sent {
-                Sent::Response(r) if (200..300).contains(&r.status()) => return,
+                Sent::Response(r) if (200..300).contains(&r.status()) => {
+                    inner.failing.set(false);
+                    return;
+                }
                 Sent::Response(r) => ExportError::Rejected { status: r.status(), message: text(&r).await },
                 Sent::NoResponse(reason) => ExportError::Failed(reason),
             };
+            inner.failing.set(true);
+            // The page is still here (this code runs): keep the body for later.
+            if !matches!(error, ExportError::Rejected { status, .. } if !matches!(status, 429 | 502 | 503 | 504))
+                && inner.save(&body)
+            {
+                return;
+            }
             inner.count(|s| s.failed_exports += 1);
             report::warn(Problem::ExportFailed, || {
                 format!("spans sent on page hide were not accepted: {error}")
@@ -506,23 +772,121 @@ mod imp {
         });
         Ok(())
     }
+
+    /// Sends what the outbox holds, oldest first, one body at a time, in the background;
+    /// stops at the first failure. Only one drain runs at a time, in one tab (the lease).
+    #[cfg(feature = "offline")]
+    pub(super) fn drain_outbox(inner: &Rc<Inner>) {
+        if inner.outbox.is_none() || inner.draining.replace(true) {
+            return;
+        }
+        let inner = Rc::clone(inner);
+        sync::spawn(async move {
+            drain(&inner).await;
+            inner.draining.set(false);
+        });
+    }
+
+    #[cfg(not(feature = "offline"))]
+    pub(super) fn drain_outbox(_inner: &Rc<Inner>) {}
+
+    #[cfg(feature = "offline")]
+    async fn drain(inner: &Inner) {
+        let Some(outbox) = &inner.outbox else { return };
+        for entry in outbox.entries() {
+            if inner.shut_down.get() || navigator_offline() || !outbox.lease(js_sys::Date::now()) {
+                break;
+            }
+            let Some(body) = outbox.load(&entry) else { continue };
+            match send_once(inner, &body).await {
+                Sent::Response(r) if (200..300).contains(&r.status()) => {
+                    outbox.remove(&entry);
+                    inner.failing.set(false);
+                    inner.count(|s| s.offline_delivered += 1);
+                }
+                Sent::Response(r) if !matches!(verdict_for_status(r.status()), Verdict::Retry) => {
+                    // Refused for good: sending it again would be refused again.
+                    outbox.remove(&entry);
+                    outbox.add_dropped(entry.spans);
+                    report::warn(Problem::ExportFailed, || {
+                        format!(
+                            "the collector refused {} saved spans with status {}",
+                            entry.spans,
+                            r.status()
+                        )
+                    });
+                }
+                _ => {
+                    inner.failing.set(true);
+                    break;
+                }
+            }
+        }
+        outbox.release();
+    }
+
+    /// `navigator.onLine` is false: the browser knows it has no network.
+    #[cfg(feature = "offline")]
+    pub(super) fn navigator_offline() -> bool {
+        let Ok(navigator) = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()) else {
+            return false;
+        };
+        js_sys::Reflect::get(&navigator, &"onLine".into()).ok().and_then(|v| v.as_bool()) == Some(false)
+    }
+
+    /// Drains the outbox now (the page load) and on every `online` event.
+    #[cfg(feature = "offline")]
+    pub(super) fn watch_online(inner: &Rc<Inner>) {
+        if inner.outbox.is_none() {
+            return;
+        }
+        let weak = Rc::downgrade(inner);
+        let on_online = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
+            if let Some(inner) = weak.upgrade() {
+                drain_outbox(&inner);
+            }
+        });
+        let target: web_sys::EventTarget = js_sys::global().unchecked_into();
+        if target.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref()).is_ok()
+            && let Ok(mut slot) = inner.online_listener.try_borrow_mut()
+        {
+            *slot = Some(on_online);
+        }
+        drain_outbox(inner);
+    }
+
+    #[cfg(feature = "offline")]
+    pub(super) fn unwatch_online(inner: &Inner) {
+        if let Some(listener) = inner.online_listener.try_borrow_mut().ok().and_then(|mut l| l.take()) {
+            let target: web_sys::EventTarget = js_sys::global().unchecked_into();
+            let _ = target.remove_event_listener_with_callback("online", listener.as_ref().unchecked_ref());
+        }
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
 mod imp {
     use std::rc::Rc;
 
-    use super::Inner;
+    use super::{Body, Inner};
     use crate::error::ExportError;
 
     const NOT_A_BROWSER: &str =
         "the OTLP/HTTP exporter sends with the browser's fetch and runs only in wasm32";
 
-    pub(super) async fn send_with_retries(_inner: &Inner, _body: String) -> Result<(), ExportError> {
+    pub(super) async fn send_with_retries(_inner: &Inner, _body: Body) -> Result<(), ExportError> {
         Err(ExportError::Failed(NOT_A_BROWSER.into()))
     }
 
-    pub(super) fn send_for_unload(_inner: &Rc<Inner>, _chunks: Vec<String>) -> Result<(), ExportError> {
+    pub(super) fn send_for_unload(_inner: &Rc<Inner>, _chunks: Vec<Body>) -> Result<(), ExportError> {
         Err(ExportError::Failed(NOT_A_BROWSER.into()))
+    }
+
+    pub(super) fn drain_outbox(_inner: &Rc<Inner>) {}
+
+    /// Natively there is no network to lose.
+    #[cfg(feature = "offline")]
+    pub(super) fn navigator_offline() -> bool {
+        false
     }
 }
