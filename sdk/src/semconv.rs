@@ -40,6 +40,12 @@ pub const EXCEPTION_TYPE: &str = "exception.type";
 ///
 /// Example: `otelweb.dropped_spans = 37`.
 pub const OTELWEB_DROPPED_SPANS: &str = "otelweb.dropped_spans";
+/// Spans the offline outbox (feature `offline`) had to drop since the previous report: its
+/// byte bound or the browser's storage quota was reached (oldest dropped first), or the
+/// collector refused a saved body for good. Set on the first span of the next export.
+///
+/// Example: `otelweb.offline.dropped_spans = 12`.
+pub const OTELWEB_OFFLINE_DROPPED_SPANS: &str = "otelweb.offline.dropped_spans";
 
 /// HTTP method, upper case (`GET`); `_OTHER` for methods outside the standard set.
 pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
