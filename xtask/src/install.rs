@@ -6,6 +6,7 @@
 //! | `wasm32-unknown-unknown` | rustup | pinned in `rust-toolchain.toml` |
 //! | `chromium`, `chromedriver` | Debian `chromium`, `chromium-driver` | the browser tests |
 //! | `wasm-opt` | npm `binaryen`, pinned by `xtask/wasm-opt/package-lock.json` (needs Debian `nodejs`, `npm`) | `Trunk.toml` pins `version_132`: Debian's 108 breaks wasm-bindgen 0.2.130's externref table; trunk finds it on the `PATH` xtask gives it |
+//! | `web-vitals` (the e2e oracle) | npm, pinned by `tests/web-vitals/package-lock.json` | the version otel-web's web vitals are checked against, loaded only by the e2e test page |
 //! | `trunk` | `cargo install --locked trunk --version 0.21.14` | newer trunk needs a newer rustc |
 //! | `wasm-bindgen`, `wasm-bindgen-test-runner` | `cargo install wasm-bindgen-cli` | must equal `wasm-bindgen` in `Cargo.lock` |
 
@@ -34,6 +35,7 @@ pub(crate) fn all() -> anyhow::Result<Tools> {
     wasm_target()?;
     let tools = debian_packages()?;
     wasm_opt()?;
+    web_vitals_oracle()?;
     cargo_tool("trunk", "trunk", TRUNK_VERSION, true)?;
     let wasm_bindgen = wasm_bindgen_version()?;
     cargo_tool("wasm-bindgen", "wasm-bindgen-cli", &wasm_bindgen, false)?;
@@ -129,6 +131,26 @@ fn wasm_opt() -> anyhow::Result<()> {
         bail!("{} reports {version:?}, not {WASM_OPT_VERSION}", bin.display());
     }
     println!("ok   wasm-opt: {}", version.lines().next().unwrap_or("?"));
+    Ok(())
+}
+
+/// The pinned version of Google's `web-vitals` in `tests/web-vitals`.
+const WEB_VITALS_VERSION: &str = "6.2.3";
+
+/// `npm ci` of the pinned `web-vitals` (the e2e tests' oracle) unless it is installed.
+fn web_vitals_oracle() -> anyhow::Result<()> {
+    let dir = crate::project_root().join("tests/web-vitals");
+    let installed = std::fs::read_to_string(dir.join("node_modules/web-vitals/package.json")).unwrap_or_default();
+    let pinned = format!("\"version\": \"{WEB_VITALS_VERSION}\"");
+    if !installed.contains(&pinned) {
+        println!("get  web-vitals {WEB_VITALS_VERSION} from npm, pinned by tests/web-vitals/package-lock.json");
+        process::run(Command::new("npm").current_dir(&dir).args(["ci", "--no-audit", "--no-fund"]))?;
+    }
+    let installed = std::fs::read_to_string(dir.join("node_modules/web-vitals/package.json")).unwrap_or_default();
+    if !installed.contains(&pinned) {
+        bail!("tests/web-vitals/node_modules/web-vitals is not version {WEB_VITALS_VERSION} after npm ci");
+    }
+    println!("ok   web-vitals {WEB_VITALS_VERSION} (e2e oracle)");
     Ok(())
 }
 

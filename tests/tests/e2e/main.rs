@@ -13,6 +13,8 @@ mod unload_flush;
 mod collector_outage;
 // `cargo xtask dev` under half a minute of clicking: one build, no reload.
 mod dev_loop;
+// LCP, INP, CLS, FCP and TTFB agree with Google's web-vitals in the same page.
+mod web_vitals;
 
 use std::time::Duration;
 
