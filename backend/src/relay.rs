@@ -4,6 +4,9 @@
 //!
 //! - Size over [`MAX_BODY_BYTES`] → 413; a content type other than OTLP JSON or protobuf → 415;
 //!   a body that does not decode → 400. Each with a JSON message.
+//! - `Content-Encoding: gzip` bodies (otel-web's `compression: "gzip"`) are checked after
+//!   inflating them, at most [`MAX_BODY_BYTES`] of output (a gzip bomb is a 413), and forwarded
+//!   still compressed, byte for byte, with their `Content-Encoding`; any other encoding → 415.
 //! - **Backpressure, not buffering**: at most [`MAX_IN_FLIGHT`] forwards run at once; past that
 //!   the relay answers `503` with `Retry-After: 1`, which otel-web's exporter retries. Memory is
 //!   bounded by `MAX_IN_FLIGHT × MAX_BODY_BYTES`, however slow the upstream.
@@ -103,6 +106,28 @@ enum Encoding {
     Protobuf,
 }
 
+/// Whether the body is gzipped.
+fn gzipped(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"))
+}
+
+/// The inflated body, at most [`MAX_BODY_BYTES`].
+fn gunzip(body: &Bytes) -> Result<Vec<u8>, RelayError> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(body.as_ref())
+        .take(MAX_BODY_BYTES as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| RelayError::Undecodable(format!("invalid gzip: {e}")))?;
+    if out.len() > MAX_BODY_BYTES {
+        return Err(RelayError::TooLarge);
+    }
+    Ok(out)
+}
+
 fn encoding(headers: &HeaderMap) -> Result<Encoding, RelayError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
@@ -113,6 +138,7 @@ fn encoding(headers: &HeaderMap) -> Result<Encoding, RelayError> {
     };
     match headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()) {
         None | Some("identity") => Ok(encoding),
+        Some(gzip) if gzip.trim().eq_ignore_ascii_case("gzip") => Ok(encoding),
         Some(other) => Err(RelayError::UnsupportedEncoding(other.to_owned())),
     }
 }
@@ -138,15 +164,23 @@ pub async fn forward(
 ) -> Result<Response, RelayError> {
     let encoding = encoding(&headers)?;
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| RelayError::TooLarge)?;
-    check(encoding, &body).map_err(RelayError::Undecodable)?;
+    let gzip = gzipped(&headers);
+    if gzip {
+        check(encoding, &Bytes::from(gunzip(&body)?)).map_err(RelayError::Undecodable)?;
+    } else {
+        check(encoding, &body).map_err(RelayError::Undecodable)?;
+    }
     let relay = &state.relay;
     let _permit = relay.permits.clone().try_acquire_owned().map_err(|_| RelayError::Busy)?;
     let content_type = match encoding {
         Encoding::Json => "application/json",
         Encoding::Protobuf => "application/x-protobuf",
     };
-    let mut request =
-        relay.client.post(&relay.target.traces_url).header(header::CONTENT_TYPE, content_type).body(body);
+    let mut request = relay.client.post(&relay.target.traces_url).header(header::CONTENT_TYPE, content_type);
+    if gzip {
+        request = request.header(header::CONTENT_ENCODING, "gzip");
+    }
+    let mut request = request.body(body);
     for (name, value) in &relay.target.headers {
         request = request.header(name, value);
     }

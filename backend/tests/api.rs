@@ -362,6 +362,56 @@ async fn the_relay_forwards_byte_for_byte_with_the_server_side_key() {
     assert!(app.finished().is_empty(), "{:?}", app.finished());
 }
 
+/// Issue #17: otel-web's gzip bodies pass through still compressed, with their encoding; a
+/// broken or bomb-sized one is refused before it goes upstream.
+#[tokio::test]
+async fn the_relay_forwards_gzip_bodies_unchanged_and_checks_what_they_inflate_to() {
+    use std::io::Write;
+    let gzip = |data: &[u8]| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(data).expect("gzip");
+        encoder.finish().expect("gzip")
+    };
+    let (url, seen) = upstream(200).await;
+    let app = TestApp::with_relay_target(OtlpTarget {
+        traces_url: url,
+        headers: vec![],
+        protocol: Protocol::HttpProtobuf,
+    })
+    .await;
+    let send = |content_type: &'static str, encoding: &'static str, body: Vec<u8>| {
+        app.client
+            .post(format!("{}/v1/traces", app.base))
+            .header("content-type", content_type)
+            .header("content-encoding", encoding)
+            .body(body)
+            .send()
+    };
+    let proto = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest {
+        resource_spans: vec![Default::default()],
+    }
+    .encode_to_vec();
+    let body = gzip(&proto);
+    let response = send("application/x-protobuf", "gzip", body.clone()).await.expect("relay");
+    assert_eq!(response.status(), 200);
+    let json = gzip(br#"{"resourceSpans":[]}"#);
+    assert_eq!(send("application/json", "gzip", json.clone()).await.expect("relay").status(), 200);
+    let forwarded = seen.lock().expect("lock").clone();
+    assert_eq!(forwarded.len(), 2);
+    assert_eq!(forwarded[0].body.as_ref(), body.as_slice(), "forwarded still compressed, byte for byte");
+    assert_eq!(forwarded[0].headers.get("content-encoding").map(|v| v.as_bytes()), Some(&b"gzip"[..]));
+    assert_eq!(forwarded[1].body.as_ref(), json.as_slice());
+    let not_gzip = send("application/json", "gzip", b"{}".to_vec()).await.expect("relay");
+    assert_eq!(not_gzip.status(), 400);
+    let not_otlp = send("application/json", "gzip", gzip(b"{\"resourceSpans\": [")).await.expect("relay");
+    assert_eq!(not_otlp.status(), 400);
+    let bomb = gzip(&vec![b' '; cruddur_backend::relay::MAX_BODY_BYTES + 1]);
+    assert!(bomb.len() < 64 * 1024);
+    assert_eq!(send("application/json", "gzip", bomb).await.expect("relay").status(), 413);
+    assert_eq!(send("application/json", "br", b"{}".to_vec()).await.expect("relay").status(), 415);
+    assert_eq!(seen.lock().expect("lock").len(), 2, "nothing refused went upstream");
+}
+
 #[tokio::test]
 async fn the_relay_refuses_bad_input_and_reports_a_dead_upstream() {
     let app = TestApp::start().await;
