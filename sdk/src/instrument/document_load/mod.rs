@@ -3,11 +3,11 @@
 //!
 //! ```text
 //!  [the backend's SERVER span that produced the HTML: Server-Timing traceparent, or <meta>]
-//!   └─ documentLoad    navigation start ─────────────────────────────────────▶ loadEventEnd
+//!   └─ documentLoad    navigation start ──────────────▶ loadEventEnd (or the last resource's end)
 //!      │  events: fetchStart, unloadEvent*, domInteractive, domContentLoadedEvent*, domComplete, loadEvent*
 //!      ├─ documentFetch   fetchStart ──▶ responseEnd   (the HTML; events: DNS, connect, TLS, request, response)
-//!      └─ resourceFetch   startTime ──▶ responseEnd    (one per resource that ended before load:
-//!                                                       script, css, the .wasm, images, fonts)
+//!      └─ resourceFetch   startTime ──▶ responseEnd    (one per resource requested before load
+//!                                                       ended: script, css, the .wasm, images, fonts)
 //! ```
 //!
 //! The SDK usually starts after `load` (the wasm loads late), so nothing is observed live: the
@@ -22,8 +22,12 @@
 //! that span: the page load and the backend work that produced it are one trace. Values are
 //! parsed by the strict W3C parser; a malformed one, or more than one, is ignored.
 //!
-//! Resources that end after `load` (lazy images, code chunks) get no span, and neither do
-//! fetches started after the SDK (the traced fetch and the exporter's own requests).
+//! A resource requested before `load` ended belongs to the page load even when it arrives
+//! later: Chrome does not hold `load` for `<link rel=preload as=fetch>`, and Cruddur's `.wasm`
+//! (the app itself) arrives about 100 ms after `load`. `documentLoad` then ends with the last of
+//! them, and its `loadEventEnd` event still marks `load`. Resources requested after `load` (lazy
+//! images, code chunks) get no span, and neither do fetches started after the SDK (the traced
+//! fetch and the exporter's own requests).
 //! A browser without the navigation entry (or `getEntriesByType`) records nothing, silently.
 //!
 //! The events are named after the `PerformanceNavigationTiming` fields, as OpenTelemetry JS's

@@ -1,10 +1,12 @@
 //! The span tree for one page load, built from what [`super::timeline`] read: `documentLoad`,
-//! its `documentFetch` and one `resourceFetch` per resource that ended before `load`.
+//! its `documentFetch` and one `resourceFetch` per resource requested before `load` ended.
 //!
 //! Every child lies inside its parent by construction: `documentLoad` runs from navigation
-//! start (0 on the performance clock) to `loadEventEnd`; resources that end later are left out;
-//! each span starts at its entry's first time and ends at its last, and its events are those
-//! times, in the order the browser records them.
+//! start (0 on the performance clock) to `loadEventEnd`, or to the end of the last resource
+//! requested before it if that is later (Chrome does not hold `load` for a
+//! `<link rel=preload as=fetch>`: Cruddur's `.wasm` arrives about 100 ms after `load`); each span
+//! starts at its entry's first time and ends at its last, and its events are those times, in
+//! the order the browser records them.
 
 use opentelemetry::trace::{Span as _, SpanContext, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, KeyValue};
@@ -18,6 +20,10 @@ use crate::trace::Tracer;
 /// Most `resourceFetch` spans per page load (the browser's resource timing buffer holds 250
 /// by default).
 pub(super) const MAX_RESOURCES: usize = 250;
+
+/// A resource requested before `load` counts if it ended at most this long after it (a
+/// long poll started early must not stretch the page load).
+pub(super) const MAX_AFTER_LOAD_MS: f64 = 30_000.0;
 
 /// Initiators of requests the SDK sees itself once it runs: the traced fetch makes their spans,
 /// and the exporter's own requests are never traced.
@@ -53,18 +59,23 @@ pub(super) fn record(
     }
     let load_cx = Context::new().with_span(load);
 
-    fetch_span(tracer, &load_cx, "documentFetch", &navigation.fetch, load_end);
-    for resource in resources.iter().filter(|r| before_load(r, load_end, started_at)).take(MAX_RESOURCES) {
-        fetch_span(tracer, &load_cx, "resourceFetch", resource, load_end);
+    let part_of_load: Vec<&Fetch> =
+        resources.iter().filter(|r| part_of_load(r, load_end, started_at)).take(MAX_RESOURCES).collect();
+    let end = part_of_load.iter().map(|r| r.response_end).fold(load_end, f64::max);
+    fetch_span(tracer, &load_cx, "documentFetch", &navigation.fetch, end);
+    for resource in part_of_load {
+        fetch_span(tracer, &load_cx, "resourceFetch", resource, end);
     }
-    load_cx.span().end_with_timestamp(at(load_end));
+    load_cx.span().end_with_timestamp(at(end));
 }
 
-/// Whether `resource` belongs to the page load: it ended by `load_end`, and it is not a request
-/// the SDK itself saw start (scripted after `started_at`).
-pub(super) fn before_load(resource: &Fetch, load_end: f64, started_at: f64) -> bool {
+/// Whether `resource` belongs to the page load: requested before `load_end` and ended (within
+/// [`MAX_AFTER_LOAD_MS`] of it), and not a request the SDK itself saw start (scripted after
+/// `started_at`).
+pub(super) fn part_of_load(resource: &Fetch, load_end: f64, started_at: f64) -> bool {
     resource.response_end > 0.0
-        && resource.response_end <= load_end
+        && resource.start_time <= load_end
+        && resource.response_end <= load_end + MAX_AFTER_LOAD_MS
         && !(SCRIPTED.contains(&resource.initiator_type.as_str()) && resource.start_time >= started_at)
 }
 
@@ -186,10 +197,13 @@ mod tests {
     #[test]
     fn the_page_load_is_one_tree_with_every_child_inside_its_parent() {
         let resources = [
-            fetch("http://127.0.0.1:3000/app_bg.wasm", "link", 30.0, 180.0),
+            // Preloaded before load, arrives after it: part of the page load, which waits for it.
+            fetch("http://127.0.0.1:3000/app_bg.wasm", "link", 30.0, 320.0),
             fetch("http://127.0.0.1:3000/style.css", "link", 25.0, 40.0),
-            // After load: a lazy image.
-            fetch("http://127.0.0.1:3000/late.png", "img", 190.0, 250.0),
+            // Requested after load: a lazy image.
+            fetch("http://127.0.0.1:3000/late.png", "img", 210.0, 250.0),
+            // Requested before load, but ended long after: a long poll.
+            fetch("http://127.0.0.1:3000/poll", "other", 100.0, 202.0 + MAX_AFTER_LOAD_MS + 1.0),
             // Fetched by the app after the SDK started: the traced fetch's.
             fetch("http://127.0.0.1:3000/api/home", "fetch", 160.0, 170.0),
             // Fetched before the SDK started: part of the load.
@@ -271,8 +285,11 @@ mod tests {
         ] {
             assert_eq!(wasm.attribute(key).map(|v| v.to_string()).as_deref(), Some(value), "{key}");
         }
-        // The span runs from the entry's startTime to its responseEnd: 150 ms.
-        assert_eq!(wasm.duration_nanos(), 150_000_000);
+        // The span runs from the entry's startTime to its responseEnd: 290 ms; the page load
+        // ends with it, after loadEventEnd.
+        assert_eq!(wasm.duration_nanos(), 290_000_000);
+        assert_eq!(load.end_time_unix_nano, wasm.end_time_unix_nano);
+        assert!(load.events.iter().all(|e| e.time_unix_nano < load.end_time_unix_nano));
     }
 
     #[test]
