@@ -81,9 +81,10 @@ const MAX_INACTIVITY_TIMEOUT_MS: f64 = 86_400_000.0;
 /// The longest session: a week.
 const MAX_MAX_DURATION_MS: f64 = 604_800_000.0;
 
-/// The `sessions` instrumentation.
-#[derive(Debug)]
-pub(crate) struct Sessions;
+/// The `sessions` instrumentation ([`crate::init`] starts it; tests may start it on their own
+/// provider). Starting it again restarts from the stored record, as a reload does.
+#[derive(Debug, Clone, Copy)]
+pub struct Sessions;
 
 /// The `sessions` options, typed: convert them into [`Options`] for
 /// [`Config::with_instrumentation_options`](crate::Config::with_instrumentation_options).
