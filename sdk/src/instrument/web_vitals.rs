@@ -59,9 +59,11 @@ impl Instrumentation for WebVitals {
         }
     }
 
-    fn start(&self, _provider: &TracerProvider, _options: &Options) {
+    fn start(&self, provider: &TracerProvider, _options: &Options) {
         #[cfg(target_arch = "wasm32")]
-        page::start();
+        page::start(provider);
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = provider;
     }
 }
 

@@ -31,6 +31,7 @@ use super::navigation::{LcpParts, NavigationTiming};
 use super::report::{Report, emit};
 use super::selector;
 use crate::semconv;
+use crate::trace::TracerProvider;
 
 #[wasm_bindgen]
 extern "C" {
@@ -119,6 +120,7 @@ struct Inp {
 }
 
 struct Page {
+    provider: TracerProvider,
     /// The navigation entry, when it is valid.
     nav: Option<NavigationTiming>,
     nav_entry_type: String,
@@ -137,6 +139,8 @@ struct Page {
 
 thread_local! {
     static PAGE: RefCell<Option<Page>> = const { RefCell::new(None) };
+    /// The provider, until the page is activated.
+    static PROVIDER: RefCell<Option<TracerProvider>> = const { RefCell::new(None) };
 }
 
 fn global() -> JsValue {
@@ -279,18 +283,23 @@ fn listen(event: &'static str, handler: fn(web_sys::Event)) -> Option<Listener> 
 
 /// Runs `f` on the state and records the reports it returns once the state is released.
 fn with_page(f: impl FnOnce(&mut Page) -> Vec<Report>) {
-    let reports = PAGE
+    let (reports, provider) = PAGE
         .try_with(|page| match page.try_borrow_mut() {
-            Ok(mut page) => page.as_mut().map(f).unwrap_or_default(),
-            Err(_) => Vec::new(),
+            Ok(mut page) => match page.as_mut() {
+                Some(page) => {
+                    let reports = f(page);
+                    let provider = (!reports.is_empty()).then(|| page.provider.clone());
+                    (reports, provider)
+                }
+                None => (Vec::new(), None),
+            },
+            Err(_) => (Vec::new(), None),
         })
         .unwrap_or_default();
-    if reports.is_empty() {
-        return;
-    }
+    let Some(provider) = provider else { return };
     let parent = parent_context();
     for report in &reports {
-        emit(report, &parent);
+        emit(&provider, report, &parent);
     }
 }
 
@@ -308,11 +317,12 @@ fn new_id() -> String {
 }
 
 /// Starts watching the page (once per page; silent without the APIs it needs).
-pub(super) fn start() {
+pub(super) fn start(provider: &TracerProvider) {
     let started = PAGE.try_with(|p| p.try_borrow().map(|p| p.is_some()).unwrap_or(true)).unwrap_or(true);
     if started || !get(&global(), "PerformanceObserver").is_function() || !document().is_object() {
         return;
     }
+    let _ = PROVIDER.try_with(|p| p.try_borrow_mut().map(|mut p| *p = Some(provider.clone())));
     if prerendering() {
         // Measured from activation: wait for it.
         // Kept for the page's life (activation happens once; `activate` is idempotent).
@@ -338,9 +348,8 @@ fn initial_first_hidden(activation_start: f64) -> f64 {
 
 fn activate() {
     let already = PAGE.try_with(|p| p.try_borrow().map(|p| p.is_some()).unwrap_or(true)).unwrap_or(true);
-    if already {
-        return;
-    }
+    let provider = PROVIDER.try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.take())).ok().flatten();
+    let Some(provider) = provider.filter(|_| !already) else { return };
     let nav = navigation_entry();
     let (timing, entry) = match &nav {
         Some((timing, entry)) => (Some(*timing), Some(entry.clone())),
@@ -348,6 +357,7 @@ fn activate() {
     };
     let path = entry.as_ref().and_then(|e| path_of(&text(e, "name"))).unwrap_or_else(location_path);
     let mut page = Page {
+        provider,
         nav: timing,
         nav_entry_type: entry.as_ref().map(|e| text(e, "type")).unwrap_or_default(),
         path,
@@ -430,7 +440,9 @@ fn schedule_lcp_finalization() {
 }
 
 fn on_visibility(event: &web_sys::Event) {
-    schedule_lcp_finalization();
+    if event.is_trusted() {
+        schedule_lcp_finalization();
+    }
     if !hidden() {
         return;
     }

@@ -3,12 +3,13 @@
 //! the page it measures: from the navigation to the paint for LCP and FCP, the first byte for
 //! TTFB, the interaction for INP, the largest window of shifts for CLS.
 
-use opentelemetry::trace::{Span as _, Tracer as _};
-use opentelemetry::{Context, InstrumentationScope, KeyValue, global};
+use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+use opentelemetry::{Context, InstrumentationScope, KeyValue};
 
 use super::metric::{Reported, Vital};
 use crate::platform::clock;
 use crate::semconv;
+use crate::trace::TracerProvider;
 
 /// One report, ready to become a span.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,9 +44,10 @@ impl Report {
     }
 }
 
-/// Records `report` as a span, a child of `parent` (the page load's trace when known).
-pub(crate) fn emit(report: &Report, parent: &Context) {
-    let tracer = global::tracer_with_scope(
+/// Records `report` as a span of `provider`'s, a child of `parent` (the page load's trace when
+/// known).
+pub(crate) fn emit(provider: &TracerProvider, report: &Report, parent: &Context) {
+    let tracer = provider.tracer_with_scope(
         InstrumentationScope::builder("otel-web.web-vitals").with_version(env!("CARGO_PKG_VERSION")).build(),
     );
     let start = clock::mono_to_unix_nanos(report.start);
