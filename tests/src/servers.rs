@@ -1,6 +1,9 @@
 //! Loopback servers for the tests: free ports, and the trunk-built frontend served with the page
 //! configuration a test needs (and, for the same-origin setup, a proxy to the backend like
-//! `trunk serve`'s).
+//! `trunk serve`'s). With [`FrontendOptions::page_from`], the page itself comes from the backend
+//! (which serves `dist/` with `CRUDDUR_DIST`, inside a SERVER span): its `Server-Timing` reaches
+//! the browser and only the configuration is rewritten, so the page load joins the backend's
+//! trace.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
@@ -9,7 +12,7 @@ use anyhow::Context;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{HeaderName, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get};
 use tower_http::services::ServeDir;
@@ -44,6 +47,9 @@ pub struct FrontendOptions {
     pub status_url: Option<String>,
     /// The otel-web `instrumentGlobalFetch`: `window.fetch` itself is traced.
     pub instrument_global_fetch: bool,
+    /// Get the page (`/` and client routes) from this backend, which serves `dist/` itself
+    /// (`CRUDDUR_DIST`), keeping its `Server-Timing`; the configuration is still this one.
+    pub page_from: Option<String>,
 }
 
 /// `index.html` with the options applied.
@@ -74,17 +80,41 @@ pub fn configure_page(index: &str, options: &FrontendOptions) -> anyhow::Result<
 #[derive(Clone)]
 struct Frontend {
     page: String,
-    proxy_to: Option<String>,
+    options: FrontendOptions,
     client: reqwest::Client,
 }
 
-async fn index(State(frontend): State<Frontend>) -> Html<String> {
-    Html(frontend.page.clone())
+async fn index(State(frontend): State<Frontend>, uri: Uri) -> Response {
+    match &frontend.options.page_from {
+        Some(backend) => page_from(&frontend, backend, &uri).await,
+        None => Html(frontend.page.clone()).into_response(),
+    }
+}
+
+/// The page as the backend serves it (status and `Server-Timing` kept), configured for the test.
+async fn page_from(frontend: &Frontend, backend: &str, uri: &Uri) -> Response {
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let Ok(answer) = frontend.client.get(format!("{backend}{path}")).send().await else {
+        return StatusCode::BAD_GATEWAY.into_response();
+    };
+    let status = answer.status();
+    let timing: Vec<_> = answer.headers().get_all("server-timing").iter().cloned().collect();
+    let Ok(raw) = answer.text().await else { return StatusCode::BAD_GATEWAY.into_response() };
+    let Ok(page) = configure_page(&raw, &frontend.options) else {
+        return (StatusCode::BAD_GATEWAY, format!("the backend's page ({status}) is not Cruddur's: {raw}"))
+            .into_response();
+    };
+    let mut response = Html(page).into_response();
+    *response.status_mut() = status;
+    for value in timing {
+        response.headers_mut().append("server-timing", value);
+    }
+    response
 }
 
 /// Forwards a request to the backend, headers (trace context, baggage) and body included.
 async fn proxy(State(frontend): State<Frontend>, request: Request) -> Response {
-    let Some(backend) = &frontend.proxy_to else { return StatusCode::NOT_FOUND.into_response() };
+    let Some(backend) = &frontend.options.proxy_to else { return StatusCode::NOT_FOUND.into_response() };
     let (parts, body) = request.into_parts();
     let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let Ok(body) = axum::body::to_bytes(body, 64 * 1024 * 1024).await else {
@@ -123,11 +153,8 @@ pub async fn serve_frontend(dist: &Path, port: u16, options: FrontendOptions) ->
             index_path.display()
         )
     })?;
-    let frontend = Frontend {
-        page: configure_page(&raw, &options)?,
-        proxy_to: options.proxy_to.clone(),
-        client: reqwest::Client::new(),
-    };
+    let frontend =
+        Frontend { page: configure_page(&raw, &options)?, options, client: reqwest::Client::new() };
     let router = Router::new()
         .route("/api/{*rest}", any(proxy))
         .route("/v1/traces", any(proxy))

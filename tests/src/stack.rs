@@ -1,6 +1,7 @@
 //! The system under test, started for real: the trace-explorer and the Cruddur backend as their
 //! own processes on free loopback ports (with their own data directories), and the trunk-built
-//! frontend served with a page configuration chosen per test.
+//! frontend served with a page configuration chosen per test. The page's HTML comes from the
+//! backend (`CRUDDUR_DIST`), inside its SERVER span, so a page load joins the backend's trace.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -162,6 +163,8 @@ impl Stack {
                 .env("CRUDDUR_ADDR", format!("127.0.0.1:{backend_port}"))
                 .env("CRUDDUR_DB", scratch.path().join("cruddur.db"))
                 .env("CRUDDUR_FRONTEND_ORIGINS", &frontend_origin)
+                // The page comes from the backend, so the page load joins its trace.
+                .env("CRUDDUR_DIST", crate::project_root().join("dist"))
                 .env("OTEL_EXPORTER_OTLP_ENDPOINT", &explorer.url)
                 .env("OTEL_BSP_SCHEDULE_DELAY", "100")
                 .env_remove("HONEYCOMB_API_KEY")
@@ -177,6 +180,7 @@ impl Stack {
                 batch_delay_ms: options.browser_batch_delay_ms,
                 status_url: options.status_url.clone(),
                 instrument_global_fetch: options.instrument_global_fetch,
+                page_from: Some(backend.clone()),
             },
             Mode::CrossOrigin => FrontendOptions {
                 api_base: backend.clone(),
@@ -186,6 +190,7 @@ impl Stack {
                 batch_delay_ms: options.browser_batch_delay_ms,
                 status_url: options.status_url.clone(),
                 instrument_global_fetch: options.instrument_global_fetch,
+                page_from: Some(backend.clone()),
             },
         };
         let frontend = serve_frontend(&crate::project_root().join("dist"), frontend_port, page).await?;

@@ -15,6 +15,8 @@ mod collector_outage;
 mod dev_loop;
 // LCP, INP, CLS, FCP and TTFB agree with Google's web-vitals in the same page.
 mod web_vitals;
+// Opening Cruddur: the backend's HTML response, the document fetch and its resources, one trace.
+mod page_load;
 
 use std::time::Duration;
 
