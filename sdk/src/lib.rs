@@ -94,6 +94,8 @@
 //! | `long-frames` | `longAnimationFrames`: long animation frames (or long tasks) as spans, with script attribution, capped per minute |
 //! | `web-vitals` | `webVitals`: LCP, INP, CLS, FCP and TTFB exactly as Google's `web-vitals` computes them, with its attribution, as spans named after each vital (`browser.web_vital.*`), reported when final |
 //! | `sessions` | `sessions`: `session.id` on every span, shared by the origin's tabs through `localStorage`, ending after inactivity (15 min) or at a maximum length (4 h); `session.start`/`session.end` markers; optional session-consistent sampling |
+//! | `interactions` | `interactions`: clicks, submits and key activations as spans (`click`, `app.widget.id` selector) that parent the fetches and spans their handlers start, in spawned futures too (`spawn_local` exact); rage clicks |
+//! | `soft-navigations` | `softNavigations`: route changes (Navigation API, or `pushState`/`replaceState`/`popstate`) as `navigation` spans to the new view's idle point, parenting its work; `set_route_template` |
 //! | `testing` | `export::InMemoryExporter`, for tests of instrumented code |
 //!
 //! ## Never breaking the page
@@ -124,6 +126,8 @@ pub mod trace;
 pub use config::{Config, ExporterKind};
 pub use error::{ConfigError, ExportError};
 pub use init::{build_provider, init, now};
+#[cfg(any(feature = "interactions", feature = "soft-navigations"))]
+pub use instrument::ambient::{current_context, spawn_local};
 pub use resource::{Resource, ResourceBuilder};
 pub use sync::LocalBoxFuture;
 pub use trace::TracerProvider;

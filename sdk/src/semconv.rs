@@ -105,6 +105,40 @@ pub const OTELWEB_TIMING_SOURCE: &str = "otelweb.timing.source";
 /// Example: `otelweb.initiator_type = "link"`.
 pub const OTELWEB_INITIATOR_TYPE: &str = "otelweb.initiator_type";
 
+/// The element a user interaction targeted, as a stable CSS selector (semantic conventions'
+/// `app.widget.id`: "an identifier that uniquely differentiates this widget").
+///
+/// Example: `app.widget.id = "#compose > div.compose-bar > button:nth-of-type(1)"`.
+pub const APP_WIDGET_ID: &str = "app.widget.id";
+/// The element's label: its `aria-label`, or a button's text (semantic conventions'
+/// `app.widget.name`).
+///
+/// Example: `app.widget.name = "Crud"`.
+pub const APP_WIDGET_NAME: &str = "app.widget.name";
+/// The tag of the element a user interaction targeted, lower case. No semantic convention
+/// names it.
+///
+/// Example: `otelweb.widget.tag = "button"`.
+pub const OTELWEB_WIDGET_TAG: &str = "otelweb.widget.tag";
+/// The key of a key activation (`keydown` span): `Enter` or `Space`.
+///
+/// Example: `otelweb.interaction.key = "Enter"`.
+pub const OTELWEB_INTERACTION_KEY: &str = "otelweb.interaction.key";
+/// On a rage click: how many clicks on the same element fell within the rage window, this
+/// one included.
+///
+/// Example: `otelweb.interaction.rage_count = 4`.
+pub const OTELWEB_INTERACTION_RAGE_COUNT: &str = "otelweb.interaction.rage_count";
+/// The URL a soft navigation left (redacted as `url.full` is).
+///
+/// Example: `otelweb.navigation.from = "https://cruddur.example/notifications"`.
+pub const OTELWEB_NAVIGATION_FROM: &str = "otelweb.navigation.from";
+/// How a soft navigation happened: `push`, `replace`, `traverse` (back/forward), `reload`,
+/// or `unknown` (the Navigation API's `navigationType`).
+///
+/// Example: `otelweb.navigation.type = "push"`.
+pub const OTELWEB_NAVIGATION_TYPE: &str = "otelweb.navigation.type";
+
 /// An exception's stack trace, as the runtime prints it (`Error.stack`; for a Rust panic the
 /// JavaScript stack of the wasm frames).
 pub const EXCEPTION_STACKTRACE: &str = "exception.stacktrace";

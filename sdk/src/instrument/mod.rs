@@ -39,6 +39,12 @@ pub mod errors;
 pub mod long_frames;
 #[cfg(feature = "web-vitals")]
 pub mod web_vitals;
+#[cfg(any(feature = "interactions", feature = "soft-navigations"))]
+pub(crate) mod ambient;
+#[cfg(feature = "interactions")]
+pub mod interactions;
+#[cfg(feature = "soft-navigations")]
+pub mod soft_navigations;
 
 use crate::error::ConfigError;
 use crate::trace::TracerProvider;
@@ -85,6 +91,10 @@ pub(crate) fn registered() -> &'static [&'static dyn Instrumentation] {
         &long_frames::LongFrames,
         #[cfg(feature = "web-vitals")]
         &web_vitals::WebVitals,
+        #[cfg(feature = "interactions")]
+        &interactions::Interactions,
+        #[cfg(feature = "soft-navigations")]
+        &soft_navigations::SoftNavigations,
     ]
 }
 

@@ -17,6 +17,8 @@ mod dev_loop;
 mod web_vitals;
 // Opening Cruddur: the backend's HTML response, the document fetch and its resources, one trace.
 mod page_load;
+// Two tabs and a reload of Cruddur are one session.
+mod sessions;
 
 use std::time::Duration;
 
