@@ -7,7 +7,7 @@
 //! | request | effect |
 //! |---|---|
 //! | `POST /s/{session}/_script` with `[{"status":503,"headers":{"retry-after":"1"},"body":"","delay_ms":0,"repeat":1}]` | queue responses for the session's next requests |
-//! | `GET /s/{session}/_requests` | the recorded requests, as JSON |
+//! | `GET /s/{session}/_requests` | the recorded requests, as JSON (a body that is not UTF-8 also as `body_hex`) |
 //! | anything else under `/s/{session}/` | recorded, answered with the next scripted response (default `200 {}`) |
 //!
 //! A scripted header value may contain `{now_ms}` or `{now_ms+N}` / `{now_ms-N}`: the
@@ -48,7 +48,11 @@ pub struct Recorded {
     pub method: String,
     pub path: String,
     pub headers: HashMap<String, String>,
+    /// The body as text (invalid UTF-8 replaced).
     pub body: String,
+    /// The body's bytes in lowercase hex, when it is not UTF-8 (protobuf, gzip).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_hex: Option<String>,
     pub received_at_ms: f64,
 }
 
@@ -184,6 +188,9 @@ fn record(method: &Method, rest: &str, headers: &HeaderMap, body: &Bytes) -> Rec
             .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect(),
         body: String::from_utf8_lossy(body).into_owned(),
+        body_hex: std::str::from_utf8(body)
+            .is_err()
+            .then(|| body.iter().map(|b| format!("{b:02x}")).collect()),
         received_at_ms: now_ms(),
     }
 }
