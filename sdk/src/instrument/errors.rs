@@ -382,6 +382,10 @@ mod page {
     }")]
     extern "C" {
         fn wrap_console_error(original: &JsValue, record: &JsValue) -> JsValue;
+    }
+
+    #[wasm_bindgen]
+    extern "C" {
         #[wasm_bindgen(catch, js_name = String)]
         fn js_string(value: &JsValue) -> Result<String, JsValue>;
     }
