@@ -148,6 +148,9 @@ struct Started {
     propagate: bool,
     /// Registers the call, so that timing entries of the same URL go to the right fetch.
     _in_flight: timing::InFlight,
+    /// Keeps the interaction or navigation this fetch belongs to open until it settles.
+    #[cfg(any(feature = "interactions", feature = "soft-navigations"))]
+    _work: crate::instrument::ambient::Work,
 }
 
 fn start_span(call: Call, options: &FetchOptions) -> Started {
@@ -197,7 +200,18 @@ fn start_span(call: Call, options: &FetchOptions) -> Started {
         })
         .unwrap_or(false);
     let _in_flight = timing::register(&url, called_at);
-    Started { cx, url, called_at, start_unix_nanos, propagate: allowed && !no_cors, _in_flight }
+    #[cfg(any(feature = "interactions", feature = "soft-navigations"))]
+    let _work = crate::instrument::ambient::work_started(cx.span().span_context().trace_id());
+    Started {
+        cx,
+        url,
+        called_at,
+        start_unix_nanos,
+        propagate: allowed && !no_cors,
+        _in_flight,
+        #[cfg(any(feature = "interactions", feature = "soft-navigations"))]
+        _work,
+    }
 }
 
 fn inject(cx: &Context, headers: &web_sys::Headers) {

@@ -34,6 +34,20 @@ impl opentelemetry::trace::Tracer for Tracer {
         if provider.is_shut_down() {
             return Span::non_recording(SpanContext::empty_context());
         }
+        // No parent given: the open interaction or soft navigation, if any (instrument::ambient).
+        #[cfg(any(feature = "interactions", feature = "soft-navigations"))]
+        let ambient;
+        #[cfg(any(feature = "interactions", feature = "soft-navigations"))]
+        let parent_cx = match parent_cx.has_active_span() {
+            true => parent_cx,
+            false => match crate::instrument::ambient::parent() {
+                Some(cx) => {
+                    ambient = cx;
+                    &ambient
+                }
+                None => parent_cx,
+            },
+        };
         let parent = parent_cx
             .has_active_span()
             .then(|| parent_cx.span().span_context().clone())
