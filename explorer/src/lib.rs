@@ -73,6 +73,7 @@ pub fn app(state: AppState, cors_origins: &[String]) -> Router {
         .route("/traces/{trace_id}", get(views::traces::waterfall))
         .route("/query", get(views::query::query_page))
         .route("/query/traces", get(views::query::matching))
+        .route("/vitals", get(views::vitals::vitals_page))
         .route("/queries", post(views::query::save))
         .layer(cors)
         .with_state(state)

@@ -2,9 +2,11 @@
 //!
 //! - [`traces`]: recent traces and the trace waterfall (with the browser→backend network gap).
 //! - [`query`]: the query builder, results table, time-series charts, heatmaps, saved queries.
+//! - [`vitals`]: P75 of each web vital by route, rating bands and shares, example traces.
 
 pub mod query;
 pub mod traces;
+pub mod vitals;
 
 use std::fmt::Write;
 
@@ -87,7 +89,7 @@ pub fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{} · trace-explorer</title><style>{STYLE}</style></head><body>\
-         <header><span class=\"brand\">trace-explorer</span><nav><a href=\"/\">Traces</a><a href=\"/query\">Query</a></nav></header>\
+         <header><span class=\"brand\">trace-explorer</span><nav><a href=\"/\">Traces</a><a href=\"/query\">Query</a><a href=\"/vitals\">Web vitals</a></nav></header>\
          <main>{body}</main></body></html>",
         esc(title)
     ))
