@@ -392,5 +392,18 @@ async fn every_vital_agrees_with_googles_web_vitals_in_the_same_page() -> anyhow
             );
         }
     }
+
+    // The explorer's Web vitals view shows them, by route.
+    browser.client.goto(&format!("{}/vitals", stack.explorer.url)).await?;
+    browser.wait_for_text("h2#lcp", "LCP").await?;
+    let page = browser.client.source().await?;
+    for name in VITALS {
+        assert!(page.contains(&format!("<h2 id=\"{name}\">")), "no {name} in the vitals view");
+    }
+    assert!(
+        page.contains("<td class=\"mono\">/</td>") || page.contains("<td class=mono>/</td>"),
+        "no row for /"
+    );
+    browser.screenshot("explorer-vitals").await?;
     browser.close().await
 }
