@@ -6,8 +6,9 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use thiserror::Error;
+
+use crate::model::ErrorBody;
 
 /// A request that cannot be served.
 #[derive(Debug, Error)]
@@ -51,11 +52,13 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
         let body = match &self {
-            AppError::Invalid { field, message } => json!({ "error": message, "field": field }),
-            AppError::NotFound(_) => json!({ "error": self.to_string() }),
+            AppError::Invalid { field, message } => {
+                ErrorBody { error: message.clone(), field: Some((*field).to_owned()) }
+            }
+            AppError::NotFound(_) => ErrorBody { error: self.to_string(), field: None },
             AppError::Database(_) | AppError::Internal(_) => {
                 eprintln!("error: {self}");
-                json!({ "error": "Something went wrong" })
+                ErrorBody { error: "Something went wrong".into(), field: None }
             }
         };
         let mut response = (status, Json(body)).into_response();

@@ -1,11 +1,12 @@
 //! Every call to the Cruddur API, through otel-web's traced fetch (a drop-in for
-//! `gloo_net::http::Request`), each named after its route template.
+//! `gloo_net::http::Request`), each named after its route template. The types are
+//! `cruddur-api`'s, shared with the backend.
 
 use std::time::Duration;
 
 use otel_web::http::{Request, Response};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// What went wrong talking to the API, in words a person can read.
@@ -27,63 +28,8 @@ pub enum ApiError {
     Network,
 }
 
-/// A demo user.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct User {
-    /// `andrewbrown`.
-    pub handle: String,
-    /// `Andrew Brown`.
-    pub display_name: String,
-}
-
-/// A post or reply.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Activity {
-    /// Id.
-    pub uuid: String,
-    /// Author's handle.
-    pub handle: String,
-    /// Author's name.
-    pub display_name: String,
-    /// Text.
-    pub message: String,
-    /// Replies.
-    pub replies_count: i64,
-    /// Reposts.
-    pub reposts_count: i64,
-    /// Likes.
-    pub likes_count: i64,
-    /// RFC 3339.
-    pub created_at: String,
-    /// The activity it replies to.
-    pub reply_to_activity_uuid: Option<String>,
-    /// Replies, oldest first.
-    #[serde(default)]
-    pub replies: Vec<Activity>,
-}
-
-/// A new post.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct NewActivity {
-    /// Author.
-    pub user_handle: String,
-    /// Text.
-    pub message: String,
-    /// Lifetime (`7-days`, …).
-    pub ttl: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct NewReply<'a> {
-    user_handle: &'a str,
-    message: &'a str,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: String,
-    field: Option<String>,
-}
+pub use cruddur_api::{Activity, NewActivity, User};
+use cruddur_api::{ErrorBody, NewReply};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -169,7 +115,8 @@ pub async fn create(activity: NewActivity) -> Result<Activity, ApiError> {
 /// Replies to an activity.
 pub async fn reply(uuid: &str, user_handle: &str, message: &str) -> Result<Activity, ApiError> {
     let path = format!("/api/activities/{}/reply", encode(uuid));
-    post(&path, "/api/activities/{uuid}/reply", &NewReply { user_handle, message }).await
+    let reply = NewReply { user_handle: user_handle.to_owned(), message: message.to_owned() };
+    post(&path, "/api/activities/{uuid}/reply", &reply).await
 }
 
 /// Checks a status endpoint (`<meta name="cruddur:status-url">`), usually on another origin.

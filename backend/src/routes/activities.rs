@@ -127,8 +127,8 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Activity>), AppError> {
     let new = body(json)?;
     let message = validate_message(&new.message)?;
-    let hours = TTLS.iter().find(|(name, _)| *name == new.ttl).map(|(_, h)| *h).ok_or_else(|| {
-        let names: Vec<&str> = TTLS.iter().map(|(n, _)| *n).collect();
+    let hours = TTLS.iter().find(|t| t.name == new.ttl).map(|t| t.hours).ok_or_else(|| {
+        let names: Vec<&str> = TTLS.iter().map(|t| t.name).collect();
         AppError::invalid("ttl", format!("must be one of {}", names.join(", ")))
     })?;
     validate_user(&state, &new.user_handle)?;

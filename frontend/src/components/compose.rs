@@ -1,27 +1,18 @@
 //! The compose box: write an activity, pick how long it lives, post it.
 
+use cruddur_api::{MAX_MESSAGE_CHARS, TTLS};
 use leptos::prelude::*;
 
 use crate::api::{self, NewActivity};
 use crate::session::use_session;
 use crate::telemetry;
 
-const TTLS: &[(&str, &str)] = &[
-    ("7-days", "7 days"),
-    ("30-days", "30 days"),
-    ("3-days", "3 days"),
-    ("1-day", "1 day"),
-    ("12-hours", "12 hours"),
-    ("3-hours", "3 hours"),
-    ("1-hour", "1 hour"),
-];
-
 /// Posts an activity as the signed-in user; `on_posted` refreshes the feed.
 #[component]
 pub fn Compose(on_posted: Callback<()>) -> impl IntoView {
     let session = use_session();
     let message = RwSignal::new(String::new());
-    let ttl = RwSignal::new("7-days".to_owned());
+    let ttl = RwSignal::new(TTLS[0].name.to_owned());
     let post = Action::new_local(|activity: &NewActivity| {
         let activity = activity.clone();
         async move { telemetry::action("post activity", api::create(activity)).await }
@@ -32,7 +23,7 @@ pub fn Compose(on_posted: Callback<()>) -> impl IntoView {
             on_posted.run(());
         }
     });
-    let remaining = move || 280 - message.with(|m| m.chars().count() as i64);
+    let remaining = move || MAX_MESSAGE_CHARS as i64 - message.with(|m| m.chars().count() as i64);
     view! {
         <form class="compose" on:submit=move |ev| {
             ev.prevent_default();
@@ -44,7 +35,7 @@ pub fn Compose(on_posted: Callback<()>) -> impl IntoView {
                 on:input=move |ev| message.set(event_target_value(&ev))></textarea>
             <div class="compose-bar">
                 <select prop:value=move || ttl.get() on:change=move |ev| ttl.set(event_target_value(&ev))>
-                    {TTLS.iter().map(|(value, label)| view! { <option value=*value>{*label}</option> }).collect_view()}
+                    {TTLS.iter().map(|ttl| view! { <option value=ttl.name>{ttl.label}</option> }).collect_view()}
                 </select>
                 <span class="counter" class:over=move || remaining() < 0>{remaining}</span>
                 <button id="compose-post" type="submit" disabled=move || post.pending().get()>
