@@ -5,6 +5,13 @@
 //!                                                                   └──────▶ Honeycomb (HONEYCOMB_API_KEY)
 //! ```
 //!
+//! The backend also serves the app trunk builds (`CRUDDUR_DIST`), on its own port: opened there,
+//! the page's HTML comes out of a backend SERVER span that `Server-Timing` names, so the page
+//! load (`documentLoad`, its document fetch and resources) and the backend's work are one trace.
+//! On trunk's port the page load is a trace of its own: trunk serves `index.html` itself and its
+//! proxies cannot take `/`. The backend's copy has no autoreload (trunk's reload script there
+//! cannot reach trunk, and retries quietly); reload by hand after an edit.
+//!
 //! Everything a run writes goes under `target/dev/<app port>/`: the explorer's store, the
 //! backend's database, trunk's `dist/` and its configuration. `trunk serve` watches only what the
 //! frontend is built from (Trunk.toml's `[watch]`), so spans arriving, rows being written or
@@ -64,7 +71,8 @@ pub(crate) fn run(flags: &flags::Dev) -> anyhow::Result<()> {
         .current_dir(&root)
         .env("CRUDDUR_ADDR", format!("127.0.0.1:{}", flags.backend_port))
         .env("CRUDDUR_DB", data.join("cruddur.db"))
-        .env("CRUDDUR_FRONTEND_ORIGINS", &origins);
+        .env("CRUDDUR_FRONTEND_ORIGINS", &origins)
+        .env("CRUDDUR_DIST", data.join("dist"));
     // The backend exports to the local explorer, which forwards to Honeycomb when a key is set:
     // one place to look locally, the same data in Honeycomb.
     if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_none() {
@@ -85,6 +93,7 @@ pub(crate) fn run(flags: &flags::Dev) -> anyhow::Result<()> {
 
     println!(
         "\nCruddur is starting (data in {}):\n  app       {app}\n  backend   {backend_url}/api/health\n  \
+         traced    {backend_url}/   (the app served by the backend: each page load joins its trace)\n  \
          explorer  {explorer_url}   (traces, waterfall, queries)\n{}Press Ctrl-C to stop everything.\n",
         data.display(),
         if std::env::var_os("HONEYCOMB_API_KEY").is_some() {

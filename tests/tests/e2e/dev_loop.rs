@@ -174,5 +174,20 @@ async fn clicking_through_cargo_xtask_dev_builds_once_and_never_reloads() -> any
         edited_since(since),
         dev.log()
     );
+
+    // The backend serves the same build: opened there, the page load joins the backend's trace
+    // (issue #15 item 4).
+    browser.client.goto(&format!("http://127.0.0.1:{backend_port}/")).await?;
+    browser.wait_for_text("header.topbar h1", "Cruddur").await?;
+    explorer
+        .wait_for_trace(ARRIVAL, "a page load under the backend's GET /", |t| {
+            let server = t.iter().find(|s| s.service == "backend" && s.name == "GET /");
+            server.is_some_and(|server| {
+                t.iter().any(|s| {
+                    s.name == "documentLoad" && s.parent_id.as_deref() == Some(server.span_id.as_str())
+                })
+            })
+        })
+        .await?;
     browser.close().await
 }
