@@ -97,6 +97,36 @@
 //! | `interactions` | `interactions`: clicks, submits and key activations as spans (`click`, `app.widget.id` selector) that parent the fetches and spans their handlers start, in spawned futures too (`spawn_local` exact); rage clicks |
 //! | `soft-navigations` | `softNavigations`: route changes (Navigation API, or `pushState`/`replaceState`/`popstate`) as `navigation` spans to the new view's idle point, parenting its work; `set_route_template` |
 //! | `testing` | `export::InMemoryExporter`, for tests of instrumented code |
+//! | `protobuf` | OTLP/protobuf bodies (`encoding: "protobuf"`), hand-encoded: a third of JSON's bytes |
+//! | `gzip` | `Content-Encoding: gzip` (`compression: "gzip"`), compressed in the wasm, page-hide bodies too |
+//! | `offline` | an outbox in `localStorage` (`offlineStorageBytes`, 1 MiB): what could not be delivered is sent later |
+//!
+//! ## What goes on the wire, when, and how much
+//!
+//! Spans leave in batches (`batch.scheduledDelayMs`, default 5 s, or as soon as
+//! `batch.maxExportBatchSize` are queued) as one `POST` to the traces endpoint, and all at once
+//! when the page is hidden or unloaded, with `keepalive`, in bodies of at most 16 KiB of which
+//! the newest that fit the browser's 64 KiB keepalive budget go first. Per span of the
+//! benchmark's shape (five attributes; `cargo run --release -p otel-web --example wire_bytes
+//! --features protobuf,gzip,testing`):
+//!
+//! | `encoding` / `compression` | `Content-Type` / `Content-Encoding` | bytes per span | spans per 64 KiB page-hide flush |
+//! |---|---|---|---|
+//! | `json` / `none` (default) | `application/json` | ≈ 434 | ≈ 148 |
+//! | `json` / `gzip` | `application/json`, `gzip` | ≈ 68 | ≈ 950 |
+//! | `protobuf` / `none` | `application/x-protobuf` | ≈ 146 | ≈ 448 |
+//! | `protobuf` / `gzip` | `application/x-protobuf`, `gzip` | ≈ 42 | ≈ 1540 |
+//!
+//! gzip runs in the wasm, synchronously, because a page being hidden must start its requests
+//! before the event returns and the browser's `CompressionStream` is asynchronous; so the
+//! keepalive budget is counted in compressed bytes. With the `offline` outbox, a body that
+//! could not be delivered (network error, `429`/`5xx` gateway answers, `navigator.onLine`
+//! false, a page hidden while the collector fails, bodies past the keepalive budget) waits in
+//! `localStorage` (at most `offlineStorageBytes`; the oldest are dropped first and counted as
+//! `otelweb.offline.dropped_spans`) and is sent on the next page load, on `online`, or after
+//! the next successful export, then deleted: each span once, except when the page dies between
+//! the collector's `2xx` and the delete (a collector that does not deduplicate by span id then
+//! stores it twice). See [`export`] for the details.
 //!
 //! ## Never breaking the page
 //!

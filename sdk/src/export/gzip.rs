@@ -17,7 +17,7 @@ const MIN_MATCH: usize = 3;
 const WINDOW: usize = 32 * 1024;
 const HASH_BITS: u32 = 14;
 /// Candidates tried per position: the speed/size trade-off (zlib's level 6 tries 128).
-const MAX_CHAIN: usize = 48;
+const MAX_CHAIN: usize = 16;
 /// A match this long is taken without looking further.
 const GOOD_ENOUGH: usize = 64;
 
