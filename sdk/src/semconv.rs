@@ -262,3 +262,12 @@ pub const OTELWEB_WEB_VITAL_INP_TOTAL_STYLE_AND_LAYOUT_DURATION: &str =
 pub const OTELWEB_WEB_VITAL_CLS_LARGEST_SHIFT_VALUE: &str = "otelweb.web_vital.cls.largest_shift_value";
 /// CLS: when the largest shift happened, ms on the page's clock.
 pub const OTELWEB_WEB_VITAL_CLS_LARGEST_SHIFT_TIME: &str = "otelweb.web_vital.cls.largest_shift_time";
+
+/// A `tracing` event's level (`INFO`, `WARN`, …), on the span event it becomes (feature
+/// `tracing`). The conventions have no level for span events; this is the key
+/// `tracing-opentelemetry` writes, so a Rust server's events and the browser's are queried
+/// alike.
+pub const TRACING_LEVEL: &str = "level";
+/// A `tracing` event's target (by default its module path, `cruddur::pages::search`), as
+/// `tracing-opentelemetry` writes it.
+pub const TRACING_TARGET: &str = "target";
