@@ -235,7 +235,11 @@ pub(crate) struct SpanSession {
 impl SpanSession {
     fn new(id: SessionId, sample_ratio: Option<f64>) -> Self {
         SpanSession {
-            attribute: KeyValue::new(semconv::SESSION_ID, id.to_string()),
+            // Reference-counted, so that each span's copy is not an allocation.
+            attribute: KeyValue::new(
+                semconv::SESSION_ID,
+                opentelemetry::StringValue::from(std::sync::Arc::<str>::from(id.to_string())),
+            ),
             sampled: sample_ratio.is_none_or(|ratio| id.is_sampled(ratio)),
         }
     }
