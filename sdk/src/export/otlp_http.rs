@@ -345,9 +345,14 @@ impl Inner {
         }
     }
 
-    /// Reports spans dropped from the outbox on the first span of this export.
+    /// Reports spans dropped from the outbox on the first span of this export, when the
+    /// collector is answering (a body that fails goes to the outbox with its report, which
+    /// then arrives with it).
     #[cfg(feature = "offline")]
     fn stamp_offline_drops(&self, batch: &mut [SpanData]) {
+        if self.failing.get() {
+            return;
+        }
         if let (Some(outbox), Some(first)) = (&self.outbox, batch.first_mut()) {
             let dropped = outbox.take_dropped();
             if dropped > 0 {
