@@ -19,12 +19,13 @@
 //! parent are untouched, so the app's own `with_context` always wins.
 //!
 //! A scope closes at its *idle point*: its dispatch has ended (interactions), no traced fetch
-//! of its trace is in flight, and nothing of the kind started for `quietMs` (100 ms by default);
+//! of its trace is in flight, and for `quietMs` (100 ms by default) no span has joined it and
+//! no fetch has settled;
 //! or at its deadline (`maxDurationMs`, 10 s by default); or when the page is hidden; or when a
 //! newer interaction opens (a new click closes everything; a new navigation closes the previous
 //! navigation). Its span ends at the last moment something happened: the dispatch end or the
-//! last fetch settling — so a click that starts no work is a short span, and one that fetches
-//! lasts until its last fetch is done.
+//! last span joining or fetch settling — so a click that starts no work is a short span, and
+//! one that fetches lasts until its last fetch is done.
 //!
 //! # Limits, honestly
 //!
@@ -210,9 +211,17 @@ pub(crate) fn parent_of(kind: Option<Kind>) -> Option<Context> {
         .flatten()
 }
 
-/// The tracer's hook: the parent for a span whose parent context has no active span.
-pub(crate) fn parent() -> Option<Context> {
-    parent_of(None)
+/// The tracer's hook: the parent for a span whose parent context has no active span — the
+/// innermost open scope, for which the span's start counts as activity (it stays open at
+/// least `quietMs` longer).
+pub(crate) fn adopt() -> Option<Context> {
+    let now = clock::monotonic_ms();
+    with_state(|state| {
+        let scope = state.open.iter_mut().rev().find(|scope| now < scope.deadline)?;
+        scope.last_activity = scope.last_activity.max(now);
+        Some(scope.cx.clone())
+    })
+    .flatten()
 }
 
 /// The event that opened scope `id` has been dispatched (at `at`): from now on the scope can be
@@ -328,7 +337,7 @@ pub fn current_context() -> Context {
     if current.has_active_span() {
         return current;
     }
-    parent().unwrap_or(current)
+    parent_of(None).unwrap_or(current)
 }
 
 /// `wasm_bindgen_futures::spawn_local`, carrying the context of *now* into every poll of
@@ -411,7 +420,7 @@ mod tests {
         drop(work);
         assert!(poll(id, clock::monotonic_ms() + 50.0), "not quiet yet");
         assert!(!poll(id, far), "idle: closed");
-        assert!(parent().is_none(), "no scope is open");
+        assert!(parent_of(None).is_none(), "no scope is open");
         let ended: Vec<_> = exporter.finished_spans().into_iter().map(|s| s.name.into_owned()).collect();
         assert_eq!(ended, ["click"]);
         drop((child, explicit));
