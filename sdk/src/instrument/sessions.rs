@@ -55,7 +55,9 @@ mod tracker;
 use std::cell::RefCell;
 use std::time::Duration;
 
-use opentelemetry::trace::{Span as _, SpanBuilder, SpanContext, Tracer as _, TracerProvider as _};
+use opentelemetry::trace::{
+    Span as _, SpanBuilder, SpanContext, TraceContextExt as _, Tracer as _, TracerProvider as _,
+};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 
 use self::record::{EpochMs, Policy, SessionId};
@@ -370,6 +372,9 @@ fn flush() {
 /// session is) and `session.start` for the new one.
 fn mark(tracer: &Tracer, started: Started, sample_ratio: Option<f64>) {
     let at = |ms: EpochMs| clock::to_system_time(clock::ms_to_nanos(ms));
+    // An explicit root: the markers are traces of their own, never adopted by an open
+    // interaction or navigation (which takes spans started with no parent at all).
+    let root = Context::new().with_remote_span_context(SpanContext::NONE);
     let set_marking = |marking: Option<SpanSession>| {
         let _ = ACTIVE.try_with(|cell| {
             if let Ok(mut active) = cell.try_borrow_mut()
@@ -382,10 +387,8 @@ fn mark(tracer: &Tracer, started: Started, sample_ratio: Option<f64>) {
     if let Some(previous) = started.previous {
         set_marking(Some(SpanSession::new(previous.record.id, sample_ratio)));
         let time = at(previous.at_ms);
-        let mut span = tracer.build_with_context(
-            SpanBuilder::from_name(semconv::SESSION_END).with_start_time(time),
-            &Context::new(),
-        );
+        let mut span = tracer
+            .build_with_context(SpanBuilder::from_name(semconv::SESSION_END).with_start_time(time), &root);
         span.end_with_timestamp(time);
         set_marking(None);
     }
@@ -395,7 +398,7 @@ fn mark(tracer: &Tracer, started: Started, sample_ratio: Option<f64>) {
         builder = builder
             .with_attributes([KeyValue::new(semconv::SESSION_PREVIOUS_ID, previous.record.id.to_string())]);
     }
-    let mut span = tracer.build_with_context(builder, &Context::new());
+    let mut span = tracer.build_with_context(builder, &root);
     span.end_with_timestamp(time);
 }
 

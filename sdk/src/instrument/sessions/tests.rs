@@ -278,3 +278,32 @@ fn an_unsampled_session_keeps_a_trace_that_began_in_a_sampled_one() {
     );
     assert_eq!(sample(SamplingDecision::Drop, None, Some(&sampled)), SamplingDecision::Drop);
 }
+
+#[cfg(feature = "interactions")]
+#[test]
+fn markers_are_traces_of_their_own_even_inside_an_open_interaction() {
+    use crate::instrument::ambient::{self, Idle, Kind};
+    let store = MemoryStore::default();
+    let (provider, exporter) = setup(Options::default(), &store);
+    let tracer = provider.tracer("app");
+    let click = tracer.start("click");
+    let click_id = click.span_context().span_id();
+    ambient::open(
+        Kind::Interaction,
+        Context::current_with_span(click),
+        clock::monotonic_ms(),
+        Idle::default(),
+        true,
+    );
+    advance(16.0 * MIN);
+    tracer.start("fetch"); // adopted by the click, and the activity that rolls the session over
+    ambient::close(None);
+    let spans = exporter.finished_spans();
+    let parent_of = |name: &str| spans.iter().find(|s| s.name == name).map(|s| s.parent_span_id);
+    assert_eq!(parent_of("fetch"), Some(click_id), "the interaction adopts the app's span");
+    assert_eq!(parent_of("session.end"), Some(SpanId::INVALID));
+    assert_eq!(
+        spans.iter().filter(|s| s.name == "session.start").map(|s| s.parent_span_id).collect::<Vec<_>>(),
+        [SpanId::INVALID, SpanId::INVALID]
+    );
+}
