@@ -8,6 +8,7 @@ use otel_web::TracerProvider;
 
 use crate::components::footer::Footer;
 use crate::components::nav::Nav;
+use crate::pages::debug::DebugPanic;
 use crate::pages::{home::Home, notifications::Notifications, profile::Profile, search::Search};
 use crate::session::Session;
 use crate::telemetry;
@@ -29,6 +30,7 @@ pub fn App(
                         <Route path=path!("/") view=Home />
                         <Route path=path!("/notifications") view=Notifications />
                         <Route path=path!("/search") view=Search />
+                        <Route path=path!("/debug/panic") view=DebugPanic />
                         <Route path=path!("/:handle") view=Profile />
                     </Routes>
                 </main>

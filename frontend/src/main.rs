@@ -18,6 +18,9 @@ mod telemetry;
 fn main() {
     // The app, not the SDK, decides how panics are reported.
     console_error_panic_hook::set_once();
+    // …and otel-web records the panic and sends the trace that led to it before the module
+    // aborts (it wraps the hook above).
+    otel_web::instrument::errors::install_panic_hook();
     let tracing = telemetry::init();
     session::restore(tracing.as_ref());
     leptos::mount::mount_to_body(move || leptos::view! { <app::App tracing=tracing.clone() /> });

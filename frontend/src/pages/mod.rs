@@ -1,5 +1,6 @@
 //! One page per route.
 
+pub mod debug;
 pub mod home;
 pub mod notifications;
 pub mod profile;
