@@ -19,6 +19,8 @@ mod web_vitals;
 mod page_load;
 // Two tabs and a reload of Cruddur are one session.
 mod sessions;
+// A Rust panic, uncaught errors and long frames on the page reach the explorer.
+mod page_errors;
 
 use std::time::Duration;
 
