@@ -51,12 +51,17 @@
 //!
 //! The hook records into the provider of the last `init` that started `errors` (switching
 //! `errors` off on the page switches the panic records off too), then calls the previous hook.
-//! It runs once: a later panic (of the dead module's leftovers) only calls the previous hook.
+//! It records once. The abort is a wasm trap (`RuntimeError: unreachable` in the page), and
+//! wasm-bindgen (0.2.130, without exception handling) does not mark the instance dead: the
+//! page's later events still call into it, with whatever borrows and locks the panic left held.
+//! Nothing the SDK sees after that can be trusted, so after the first panic `errors` records
+//! nothing more (later panics, and the trap's own `error` event, only reach the previous hook).
 //!
 //! What it cannot reach: only the span of `Context::current()` at the panic is ended. Its
-//! ancestors, and spans held by other futures or structs, are not reachable from a panic hook
-//! and are lost with the module; the `exception` span still carries their trace id and its
-//! parent's span id, so the trace is identified. The hook takes no `RefCell` borrow without
+//! ancestors, spans held by other futures or structs, and traced fetches still waiting for
+//! their resource timing entry are not reachable from a panic hook; they are lost if the module
+//! never runs again (they do arrive if the trapped instance keeps running, as above). The
+//! `exception` span carries the trace id and its parent's span id, so the trace is identified. The hook takes no `RefCell` borrow without
 //! `try_borrow` (the panic may come while the SDK holds one: that part is then skipped); the one
 //! exception is the `Mutex` OpenTelemetry keeps around a span in a `Context`, which would only
 //! be held if the panic came from inside a span method.
