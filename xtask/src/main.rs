@@ -10,6 +10,7 @@
 
 mod bench;
 mod dev;
+mod examples;
 mod flags;
 mod install;
 mod process;

@@ -5,7 +5,8 @@
 //! 3. otel-web alone with its default features and with all of them: clippy, native and wasm32
 //! 4. native unit and integration tests (otel-web also with all features)
 //! 5. the SDK's wasm tests in headless Chromium, all features (wasm-bindgen-test-runner + chromedriver)
-//! 6. the end-to-end tests: trunk builds the frontend, the e2e crate drives Chromium against it
+//! 6. the end-to-end tests: trunk builds the frontend and the examples are built, the e2e crate
+//!    drives Chromium against them
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,9 +18,17 @@ use crate::process::Services;
 use crate::{flags, install, process, project_root};
 
 /// The packages that compile to the browser; everything else is native only.
-const WASM_PACKAGES: &[&str] = &["otel-web", "cruddur-frontend", "otel-web-bench", "otel-web-size-app"];
+const WASM_PACKAGES: &[&str] = &[
+    "otel-web",
+    "cruddur-frontend",
+    "otel-web-bench",
+    "otel-web-size-app",
+    "otel-web-example-plain",
+    "otel-web-example-leptos",
+];
 /// The packages whose tests run natively (the frontend is tested in the browser by e2e).
-const NATIVE_TEST_PACKAGES: &[&str] = &["otel-web", "cruddur-backend", "trace-explorer", "xtask"];
+const NATIVE_TEST_PACKAGES: &[&str] =
+    &["otel-web", "cruddur-backend", "cruddur-api", "trace-explorer", "xtask"];
 
 /// The otel-web feature sets checked on their own: the default core, and every feature.
 const SDK_FEATURE_SETS: &[(&str, &[&str])] =
@@ -110,6 +119,7 @@ pub(crate) fn run(flags: &flags::Test) -> anyhow::Result<()> {
     } else {
         step("end-to-end tests in headless Chromium");
         crate::dev::build_frontend(&root, false)?;
+        let examples = crate::examples::build(&root)?;
         process::run(process::cargo().args(["build", "-p", "cruddur-backend", "-p", "trace-explorer"]))?;
         let target = root.join("target/debug");
         process::run(
@@ -118,6 +128,7 @@ pub(crate) fn run(flags: &flags::Test) -> anyhow::Result<()> {
                 .args(["test", "-p", "e2e", "--", "--test-threads=1"])
                 .env("E2E_BACKEND_BIN", target.join("cruddur-backend"))
                 .env("E2E_EXPLORER_BIN", target.join("trace-explorer"))
+                .env("E2E_EXAMPLES_DIR", &examples)
                 .env("E2E_CHROMEDRIVER", &tools.chromedriver)
                 .env("E2E_CHROMIUM", &tools.chromium)
                 .env("E2E_CHROMIUM_ARGS", CHROMIUM_ARGS.join(" ")),

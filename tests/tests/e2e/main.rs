@@ -21,6 +21,8 @@ mod page_load;
 mod sessions;
 // A Rust panic, uncaught errors and long frames on the page reach the explorer.
 mod page_errors;
+// The examples under examples/ load and send one trace from span to server.
+mod examples;
 
 use std::time::Duration;
 
