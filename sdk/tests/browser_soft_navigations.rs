@@ -25,3 +25,9 @@ async fn a_replace_that_keeps_the_url_is_no_navigation_and_back_is_a_traverse() 
     same_url_is_nothing_and_back_is_a_traverse(&exporter).await;
     sleep(10).await;
 }
+
+#[wasm_bindgen_test]
+async fn a_route_template_given_before_the_navigation_names_it() {
+    let exporter = setup(Options::default().with("quietMs", QUIET_MS));
+    a_template_given_before_the_url_changes_names_the_navigation_to_its_path(&exporter).await;
+}

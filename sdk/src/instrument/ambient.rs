@@ -31,8 +31,11 @@
 //!
 //! - **Misattribution in the open window.** Anything started without a parent while a scope is
 //!   open is adopted, including work the interaction did not cause: a polling timer, a fetch
-//!   from an unrelated `setInterval`, a web-vital reported then. The window is short (the
-//!   interaction's own work plus `quietMs`), but it is a heuristic.
+//!   from an unrelated `setInterval`, an error thrown by something else. The window is short
+//!   (the interaction's own work plus `quietMs`), but it is a heuristic. The SDK's page-level
+//!   spans (web vitals, `documentLoad`, session markers) are never adopted by an interaction —
+//!   the LCP reported at the first click is the page load's — but are by a navigation, whose
+//!   new view they describe.
 //! - **Work after the window** is not adopted: a future that sleeps longer than `quietMs` with
 //!   no fetch in flight and then fetches starts a new trace. [`spawn_local`] is exact: it
 //!   captures the context when it is called and carries it into every poll of the future.
@@ -211,15 +214,26 @@ pub(crate) fn parent_of(kind: Option<Kind>) -> Option<Context> {
         .flatten()
 }
 
-/// The tracer's hook: the parent for a span whose parent context has no active span — the
-/// innermost open scope, for which the span's start counts as activity (it stays open at
-/// least `quietMs` longer).
-pub(crate) fn adopt() -> Option<Context> {
+/// The SDK's own page instrumentations that report about the page, not about what the user
+/// just did: an interaction never adopts their spans (the LCP reported at the first click is
+/// the page load's, not the click's). Navigations adopt them: they belong to the new view.
+const NOT_AN_INTERACTIONS_WORK: &[&str] =
+    &["otel-web.document-load", "otel-web.sessions", "otel-web.web-vitals"];
+
+/// The tracer's hook: the parent for a span of instrumentation scope `scope` whose parent
+/// context has no active span — the innermost open scope that takes it, for which the span's
+/// start counts as activity (it stays open at least `quietMs` longer).
+pub(crate) fn adopt(scope: &str) -> Option<Context> {
     let now = clock::monotonic_ms();
+    let page_level = NOT_AN_INTERACTIONS_WORK.contains(&scope);
     with_state(|state| {
-        let scope = state.open.iter_mut().rev().find(|scope| now < scope.deadline)?;
-        scope.last_activity = scope.last_activity.max(now);
-        Some(scope.cx.clone())
+        let open = state
+            .open
+            .iter_mut()
+            .rev()
+            .find(|s| now < s.deadline && !(page_level && s.kind == Kind::Interaction))?;
+        open.last_activity = open.last_activity.max(now);
+        Some(open.cx.clone())
     })
     .flatten()
 }
@@ -402,6 +416,10 @@ mod tests {
 
         let child = tracer.start_with_context("action", &Context::new());
         assert_eq!(child.span_context().trace_id(), click_id.trace_id(), "adopted");
+        let vitals = provider
+            .tracer_with_scope(opentelemetry::InstrumentationScope::builder("otel-web.web-vitals").build());
+        let lcp = vitals.start_with_context("lcp", &Context::new());
+        assert_ne!(lcp.span_context().trace_id(), click_id.trace_id(), "the page's, not the click's");
         let remote = SpanContext::new(
             TraceId::from(7u128),
             SpanId::from(7u64),
@@ -423,7 +441,7 @@ mod tests {
         assert!(parent_of(None).is_none(), "no scope is open");
         let ended: Vec<_> = exporter.finished_spans().into_iter().map(|s| s.name.into_owned()).collect();
         assert_eq!(ended, ["click"]);
-        drop((child, explicit));
+        drop((child, explicit, lcp));
     }
 
     #[test]

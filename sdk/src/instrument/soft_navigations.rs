@@ -27,8 +27,9 @@
 //! redacted as fetch URLs are), `url.path`,
 //! [`otelweb.navigation.from`](crate::semconv::OTELWEB_NAVIGATION_FROM) (the previous URL,
 //! redacted), [`otelweb.navigation.type`](crate::semconv::OTELWEB_NAVIGATION_TYPE), and
-//! `url.template` when the app names the route with [`set_route_template`] (a router
-//! integration does it for every route).
+//! `url.template` when the app names the route with [`set_route_template_for`] (before or
+//! after the URL changes) or [`set_route_template`] (after); a router integration does it for
+//! every route.
 //!
 //! It opens an ambient scope (see [`super::ambient`] for the mechanism and its limits): spans
 //! started without a parent until the new view is idle — no traced fetch of the trace in
@@ -106,16 +107,34 @@ impl Instrumentation for SoftNavigations {
 }
 
 /// Names the route of the current navigation (`/@:handle`): `url.template` on its span, if
-/// it is still open. Returns whether there was one. Routers call it when they match a route.
+/// it is still open. Returns whether there was one.
 pub fn set_route_template(template: &str) -> bool {
     #[cfg(target_arch = "wasm32")]
-    return imp::set_route_template(template);
+    return imp::set_route_template(None, template);
     #[cfg(not(target_arch = "wasm32"))]
     {
         let _ = template;
         false
     }
 }
+
+/// Names the route of the navigation to `path` (`/@andrewbrown` → `/@:handle`), whichever
+/// comes first: routers that match the route before they change the URL call it before the
+/// navigation starts, and it is applied when the URL changes to `path` (within
+/// [`PENDING_TEMPLATE_MS`]); called after, it names the open navigation to `path`. Returns
+/// whether a navigation was named now.
+pub fn set_route_template_for(path: &str, template: &str) -> bool {
+    #[cfg(target_arch = "wasm32")]
+    return imp::set_route_template(Some(path), template);
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = (path, template);
+        false
+    }
+}
+
+/// How long a template given before its navigation waits for it.
+pub const PENDING_TEMPLATE_MS: f64 = 1_000.0;
 
 /// `otelweb.navigation.type` for a Navigation API `navigationType` (anything else is
 /// `unknown`).
@@ -152,8 +171,10 @@ mod imp {
         settings: Settings,
         /// The URL as last seen.
         href: String,
-        /// The latest navigation's scope.
-        latest: Option<u64>,
+        /// The latest navigation's scope and path.
+        latest: Option<(u64, String)>,
+        /// A template given for a path before the navigation to it: path, template, when.
+        pending: Option<(String, String, f64)>,
     }
 
     /// What keeps the hooks alive (installed once per page).
@@ -186,7 +207,7 @@ mod imp {
         let Some(href) = location_href() else { return };
         let _ = STATE.try_with(|s| {
             if let Ok(mut s) = s.try_borrow_mut() {
-                *s = Some(State { tracer, settings, href, latest: None });
+                *s = Some(State { tracer, settings, href, latest: None, pending: None });
             }
         });
         let _ = HOOKS.try_with(|hooks| {
@@ -286,8 +307,21 @@ mod imp {
             KeyValue::new(semconv::OTELWEB_NAVIGATION_FROM, redact(&from)),
             KeyValue::new(semconv::OTELWEB_NAVIGATION_TYPE, kind),
         ];
-        if let Ok(url) = web_sys::Url::new(&to) {
-            attributes.push(KeyValue::new(semconv::URL_PATH, url.pathname()));
+        let path = web_sys::Url::new(&to).map(|url| url.pathname()).unwrap_or_default();
+        if !path.is_empty() {
+            attributes.push(KeyValue::new(semconv::URL_PATH, path.clone()));
+        }
+        // A template the router gave before it changed the URL.
+        let template = STATE
+            .try_with(|s| {
+                let mut s = s.try_borrow_mut().ok()?;
+                let (for_path, template, at) = s.as_mut()?.pending.take()?;
+                (for_path == path && now - at <= super::PENDING_TEMPLATE_MS).then_some(template)
+            })
+            .ok()
+            .flatten();
+        if let Some(template) = template {
+            attributes.push(KeyValue::new(semconv::URL_TEMPLATE, template));
         }
         // No parent given: the tracer takes the open interaction, if any.
         let span = tracer
@@ -301,14 +335,31 @@ mod imp {
             if let Ok(mut s) = s.try_borrow_mut()
                 && let Some(state) = s.as_mut()
             {
-                state.latest = Some(scope);
+                state.latest = Some((scope, path));
             }
         });
     }
 
-    pub(super) fn set_route_template(template: &str) -> bool {
-        let latest = STATE.try_with(|s| s.try_borrow().ok().and_then(|s| s.as_ref()?.latest)).ok().flatten();
-        match latest.and_then(ambient::context_of) {
+    pub(super) fn set_route_template(path: Option<&str>, template: &str) -> bool {
+        let open = STATE
+            .try_with(|s| {
+                let mut s = s.try_borrow_mut().ok()?;
+                let state = s.as_mut()?;
+                let latest = state
+                    .latest
+                    .as_ref()
+                    .filter(|(_, p)| path.is_none_or(|path| path == p))
+                    .and_then(|(scope, _)| ambient::context_of(*scope));
+                if latest.is_none()
+                    && let Some(path) = path
+                {
+                    state.pending = Some((path.to_owned(), template.to_owned(), clock::monotonic_ms()));
+                }
+                latest
+            })
+            .ok()
+            .flatten();
+        match open {
             Some(cx) => {
                 cx.span().set_attribute(KeyValue::new(semconv::URL_TEMPLATE, template.to_owned()));
                 true

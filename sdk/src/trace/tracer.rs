@@ -40,7 +40,7 @@ impl opentelemetry::trace::Tracer for Tracer {
         #[cfg(any(feature = "interactions", feature = "soft-navigations"))]
         let parent_cx = match parent_cx.has_active_span() {
             true => parent_cx,
-            false => match crate::instrument::ambient::adopt() {
+            false => match crate::instrument::ambient::adopt(self.scope.name()) {
                 Some(cx) => {
                     ambient = cx;
                     &ambient

@@ -4,7 +4,7 @@
 use opentelemetry::Value;
 use opentelemetry::global;
 use otel_web::export::InMemoryExporter;
-use otel_web::instrument::soft_navigations::{SoftNavigations, set_route_template};
+use otel_web::instrument::soft_navigations::{SoftNavigations, set_route_template, set_route_template_for};
 use otel_web::instrument::{Instrumentation, Options};
 use otel_web::trace::{SpanData, TracerProvider};
 use wasm_bindgen::{JsCast, JsValue};
@@ -106,4 +106,20 @@ pub async fn same_url_is_nothing_and_back_is_a_traverse(exporter: &InMemoryExpor
     assert_eq!(attr(traverse, "otelweb.navigation.type").as_deref(), Some("traverse"));
     assert_eq!(attr(traverse, "otelweb.navigation.from"), Some(pushed));
     assert_eq!(attr(traverse, "url.full"), Some(before));
+}
+
+pub async fn a_template_given_before_the_url_changes_names_the_navigation_to_its_path(
+    exporter: &InMemoryExporter,
+) {
+    let before = href();
+    exporter.reset();
+    // A router that matches first: the template comes before the URL changes.
+    assert!(!set_route_template_for("/@somebody-else", "/@:wrong"), "nothing open yet");
+    assert!(!set_route_template_for("/@pending", "/@:handle"), "nothing open yet");
+    history("pushState", "/@pending").expect("push");
+    // …and after, for the open navigation to that path only.
+    assert!(!set_route_template_for("/elsewhere", "/:other"));
+    let spans = navigations(exporter, 1).await;
+    history("replaceState", &before).expect("restore");
+    assert_eq!(attr(&spans[0], "url.template").as_deref(), Some("/@:handle"));
 }
