@@ -7,6 +7,11 @@
 //! any minute lets through at most `2 × per_minute` records (a full bucket, then its refill),
 //! and a steady loop settles at `per_minute`.
 
+#![cfg_attr(
+    not(target_arch = "wasm32"),
+    allow(dead_code, reason = "natively, nothing feeds the budget: the page's events do, in the browser")
+)]
+
 /// The token bucket; times are monotonic milliseconds.
 #[derive(Debug, Clone)]
 pub(crate) struct Budget {

@@ -66,6 +66,11 @@
 //! exception is the `Mutex` OpenTelemetry keeps around a span in a `Context`, which would only
 //! be held if the panic came from inside a span method.
 
+#![cfg_attr(
+    not(target_arch = "wasm32"),
+    allow(dead_code, reason = "natively, no page events reach the reporter; the unit tests drive it")
+)]
+
 use std::cell::{Cell, RefCell};
 
 use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
@@ -303,7 +308,8 @@ thread_local! {
 }
 
 /// Whether a panic hook has run on this thread (the module is aborting or aborted).
-pub(crate) fn panicked() -> bool {
+#[cfg(target_arch = "wasm32")]
+fn panicked() -> bool {
     PANICKED.try_with(Cell::get).unwrap_or(true)
 }
 
@@ -605,7 +611,6 @@ mod tests {
     use super::*;
     use crate::export::InMemoryExporter;
     use crate::processor::{BatchConfig, BatchSpanProcessor};
-    use opentelemetry::trace::TracerProvider as _;
 
     fn reporter(settings: Settings) -> (Reporter, InMemoryExporter) {
         let exporter = InMemoryExporter::default();
@@ -776,11 +781,11 @@ mod tests {
         let _ = PANIC_TARGET.try_with(|t| t.borrow_mut().take());
     }
 
+    /// What the exporter had received, once the probe has looked.
+    type Seen = std::rc::Rc<std::cell::RefCell<Option<Vec<(crate::export::ExportMode, usize)>>>>;
+
     /// Reads the exports when dropped: during unwinding, i.e. right after the panic hook.
-    struct Probe(
-        std::rc::Rc<std::cell::RefCell<Option<Vec<(crate::export::ExportMode, usize)>>>>,
-        InMemoryExporter,
-    );
+    struct Probe(Seen, InMemoryExporter);
 
     impl Drop for Probe {
         fn drop(&mut self) {
