@@ -31,6 +31,8 @@
 mod budget;
 #[cfg(feature = "document-load")]
 pub mod document_load;
+#[cfg(any(feature = "document-load", feature = "web-vitals"))]
+pub(crate) mod page_load;
 #[cfg(feature = "sessions")]
 pub mod sessions;
 #[cfg(feature = "errors")]

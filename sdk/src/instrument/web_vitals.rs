@@ -21,6 +21,13 @@
 //! that changes after it was reported (CLS or INP on a page hidden, shown and hidden again) is
 //! reported again with the same id and the delta.
 //!
+//! The vitals of the page load are children of `documentLoad` (with `document-load`), else of
+//! the server's span that sent the HTML (`Server-Timing`/`<meta>` `traceparent`), else the
+//! roots of their own traces (see [`crate::instrument::page_load`]); a bfcache restore's are
+//! roots. An open interaction never adopts them; INP and CLS reported while a soft navigation
+//! is open (feature `soft-navigations`) are its children. With the default parent-based
+//! sampler they follow the page load's sampling decision.
+//!
 //! Where the browser lacks an API (no `PerformanceObserver`, no LCP in Safari, no Event Timing
 //! `interactionId`), that vital is silent; nothing throws.
 

@@ -124,6 +124,14 @@ impl Span {
         self.recording.as_ref().map(|r| &r.data)
     }
 
+    /// Drops the span without ending it: nothing reaches the processors. For a span started
+    /// before its data was known that turned out to have none (`documentLoad` for a page whose
+    /// load never ends; see `instrument::page_load`).
+    #[cfg(feature = "document-load")]
+    pub(crate) fn discard(mut self) {
+        self.recording = None;
+    }
+
     fn finish(&mut self, end_time_unix_nano: u64) {
         let Some(recording) = self.recording.take() else { return };
         #[cfg_attr(not(feature = "clock-skew"), allow(unused_variables))]

@@ -16,6 +16,11 @@
 //! Their times are on the `performance.now()` clock and go through [`crate::platform::clock`]
 //! like every other timestamp.
 //!
+//! **Started early, recorded late.** `documentLoad` itself is started when the instrumentation
+//! starts (its start time is navigation start) and completed from the timeline after load, so
+//! the web vitals reported meanwhile (FCP, TTFB) and later are its children: one trace for the
+//! page load ([`crate::instrument::page_load`] holds the shared context).
+//!
 //! **Joining the server's trace.** When the HTML response carried
 //! `Server-Timing: traceparent;desc="00-…"` (exposed on the navigation entry's `serverTiming`),
 //! or the page has one `<meta name="traceparent" content="00-…">`, `documentLoad` is a child of
@@ -35,15 +40,15 @@
 //! (`url.full`, `http.response.status_code`, `http.response.body.size`, `http.response.size`,
 //! `network.protocol.name`/`version`), plus [`crate::semconv::OTELWEB_INITIATOR_TYPE`].
 
-mod parent;
 mod spans;
 mod timeline;
 
 use opentelemetry::InstrumentationScope;
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::trace::{Span as _, TracerProvider as _};
 
 use super::{Instrumentation, Options};
 use crate::error::ConfigError;
+use crate::instrument::page_load;
 use crate::platform::clock;
 use crate::trace::TracerProvider;
 
@@ -78,21 +83,25 @@ impl Instrumentation for DocumentLoad {
     }
 
     fn start(&self, provider: &TracerProvider, _options: &Options) {
-        if !cfg!(target_arch = "wasm32") {
+        if !cfg!(target_arch = "wasm32") || timeline::navigation().is_none() {
             return;
         }
-        let provider = provider.clone();
+        let tracer = provider.tracer_with_scope(
+            InstrumentationScope::builder("otel-web.document-load")
+                .with_version(env!("CARGO_PKG_VERSION"))
+                .build(),
+        );
         let started_at = clock::monotonic_ms();
+        // Started now, completed after load: the web vitals name it as their parent meanwhile.
+        let load = spans::begin(&tracer, page_load::read_server_parent());
+        page_load::document_load_started(load.span_context().clone());
         crate::sync::spawn(async move {
-            let Some(navigation) = timeline::after_load(LOAD_END_RETRIES).await else { return };
-            let tracer = provider.tracer_with_scope(
-                InstrumentationScope::builder("otel-web.document-load")
-                    .with_version(env!("CARGO_PKG_VERSION"))
-                    .build(),
-            );
-            let parent = parent::remote_parent(&navigation.server_timing, &timeline::traceparent_metas());
-            let resources = timeline::resources();
-            spans::record(&tracer, parent, &navigation, &resources, started_at);
+            match timeline::after_load(LOAD_END_RETRIES).await {
+                Some(navigation) => {
+                    spans::finish(&tracer, load, &navigation, &timeline::resources(), started_at)
+                }
+                None => load.discard(),
+            }
         });
     }
 }

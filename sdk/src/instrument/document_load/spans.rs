@@ -1,5 +1,7 @@
 //! The span tree for one page load, built from what [`super::timeline`] read: `documentLoad`,
 //! its `documentFetch` and one `resourceFetch` per resource requested before `load` ended.
+//! `documentLoad` itself is started early ([`begin`]) and completed from the timeline
+//! ([`finish`]), so its ids are known to the web vitals before it ends.
 //!
 //! Every child lies inside its parent by construction: `documentLoad` runs from navigation
 //! start (0 on the performance clock) to `loadEventEnd`, or to the end of the last resource
@@ -13,9 +15,10 @@ use opentelemetry::{Context, KeyValue};
 
 use super::timeline::{Fetch, Navigation};
 use crate::fetch::url;
+use crate::instrument::page_load;
 use crate::platform::clock;
 use crate::semconv;
-use crate::trace::Tracer;
+use crate::trace::{Span, Tracer};
 
 /// Most `resourceFetch` spans per page load (the browser's resource timing buffer holds 250
 /// by default).
@@ -33,27 +36,34 @@ fn at(mono: f64) -> std::time::SystemTime {
     clock::to_system_time(clock::mono_to_unix_nanos(mono))
 }
 
-/// Records the page load; `started_at` is when the SDK started (`performance.now()`).
-pub(super) fn record(
+/// Starts `documentLoad` at navigation start, a child of `parent` (the server's span) or the
+/// root of a new trace — never adopted by an open interaction. It is started when the
+/// instrumentation starts, long before the timeline is complete, so that the web vitals can
+/// name it as their parent ([`crate::instrument::page_load`]); [`finish`] completes it.
+pub(super) fn begin(tracer: &Tracer, parent: Option<SpanContext>) -> Span {
+    let parent_cx = match parent {
+        Some(parent) => Context::new().with_remote_span_context(parent),
+        None => page_load::explicit_root(),
+    };
+    tracer.span_builder("documentLoad").with_start_time(at(0.0)).start_with_context(tracer, &parent_cx)
+}
+
+/// Completes `load` (from [`begin`]) with the page load read from the timeline: its URL,
+/// milestones and children, and ends it; `started_at` is when the SDK started
+/// (`performance.now()`). Without a load end, nothing is recorded.
+pub(super) fn finish(
     tracer: &Tracer,
-    parent: Option<SpanContext>,
+    mut load: Span,
     navigation: &Navigation,
     resources: &[Fetch],
     started_at: f64,
 ) {
     let load_end = navigation.load_event_end;
     if load_end <= 0.0 {
+        load.discard();
         return;
     }
-    let parent_cx = match parent {
-        Some(parent) => Context::new().with_remote_span_context(parent),
-        None => Context::new(),
-    };
-    let mut load = tracer
-        .span_builder("documentLoad")
-        .with_start_time(at(0.0))
-        .with_attributes(vec![KeyValue::new(semconv::URL_FULL, url::redact(&navigation.fetch.url))])
-        .start_with_context(tracer, &parent_cx);
+    load.set_attribute(KeyValue::new(semconv::URL_FULL, url::redact(&navigation.fetch.url)));
     for (name, time) in navigation.milestones() {
         load.add_event_with_timestamp(name, at(time.min(load_end)), vec![]);
     }
@@ -186,7 +196,8 @@ mod tests {
         let exporter = InMemoryExporter::default();
         let provider = TracerProvider::builder().with_simple_exporter(exporter.clone()).build();
         let tracer = provider.tracer("test");
-        record(&tracer, parent, navigation, resources, 150.0);
+        let load = begin(&tracer, parent);
+        finish(&tracer, load, navigation, resources, 150.0);
         exporter.finished_spans()
     }
 
@@ -307,6 +318,27 @@ mod tests {
         assert_eq!(load.parent_span_id, parent.span_id());
         assert!(load.parent_span_is_remote);
         assert!(spans.iter().all(|s| s.span_context.trace_id() == parent.trace_id()));
+    }
+
+    #[test]
+    fn the_ids_named_at_the_start_are_those_documentload_is_exported_with() {
+        let exporter = InMemoryExporter::default();
+        let provider = TracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+        let tracer = provider.tracer("test");
+        let load = begin(&tracer, None);
+        let early = load.span_context().clone();
+        // A vital reported before the timeline is read, as web_vitals does.
+        let vital = tracer.start_with_context("fcp", &Context::new().with_remote_span_context(early.clone()));
+        drop(vital);
+        assert_eq!(exporter.finished_spans().len(), 1, "documentLoad is not sent before it is complete");
+        finish(&tracer, load, &navigation(), &[], 150.0);
+        let spans = exporter.finished_spans();
+        let load = named(&spans, "documentLoad")[0];
+        assert_eq!(load.span_context, early);
+        let vital = named(&spans, "fcp")[0];
+        assert_eq!(vital.span_context.trace_id(), early.trace_id());
+        assert_eq!(vital.parent_span_id, early.span_id());
+        assert!(!vital.parent_span_is_remote);
     }
 
     #[test]

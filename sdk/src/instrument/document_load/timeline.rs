@@ -1,5 +1,5 @@
-//! Reading the page load from the browser's performance timeline: the navigation entry, the
-//! resource entries and the page's `traceparent` metas.
+//! Reading the page load from the browser's performance timeline: the navigation entry and the
+//! resource entries (the server's `traceparent` is read by [`crate::instrument::page_load`]).
 //!
 //! Everything is read through `Reflect` and called with JS exceptions caught, so a browser
 //! without an API (or a page that replaced it) yields nothing instead of throwing; a field
@@ -70,8 +70,6 @@ pub(super) struct Navigation {
     pub(super) dom_complete: f64,
     pub(super) load_event_start: f64,
     pub(super) load_event_end: f64,
-    /// `serverTiming` as `(name, description)` pairs.
-    pub(super) server_timing: Vec<(String, String)>,
 }
 
 impl Navigation {
@@ -148,22 +146,9 @@ fn fetch(entry: &JsValue) -> Fetch {
     }
 }
 
-/// Most `serverTiming` metrics read (a page has a handful).
-const MAX_SERVER_TIMING: u32 = 32;
-
 /// The navigation entry, if the browser has one.
 pub(super) fn navigation() -> Option<Navigation> {
     let entry = entries("navigation").into_iter().next().filter(JsValue::is_object)?;
-    let server_timing = js_sys::Reflect::get(&entry, &"serverTiming".into())
-        .ok()
-        .and_then(|list| list.dyn_into::<js_sys::Array>().ok())
-        .map(|list| {
-            list.iter()
-                .take(MAX_SERVER_TIMING as usize)
-                .map(|metric| (text(&metric, "name"), text(&metric, "description")))
-                .collect()
-        })
-        .unwrap_or_default();
     Some(Navigation {
         fetch: fetch(&entry),
         unload_event_start: number(&entry, "unloadEventStart"),
@@ -174,25 +159,12 @@ pub(super) fn navigation() -> Option<Navigation> {
         dom_complete: number(&entry, "domComplete"),
         load_event_start: number(&entry, "loadEventStart"),
         load_event_end: number(&entry, "loadEventEnd"),
-        server_timing,
     })
 }
 
 /// The resource entries the browser holds.
 pub(super) fn resources() -> Vec<Fetch> {
     entries("resource").iter().filter(|e| e.is_object()).map(fetch).collect()
-}
-
-/// The `content` of every `<meta name="traceparent">` on the page.
-pub(super) fn traceparent_metas() -> Vec<String> {
-    let Some(document) = js_sys::global().dyn_into::<web_sys::Window>().ok().and_then(|w| w.document())
-    else {
-        return Vec::new();
-    };
-    let Ok(list) = document.query_selector_all("meta[name=\"traceparent\"]") else { return Vec::new() };
-    (0..list.length().min(MAX_SERVER_TIMING))
-        .filter_map(|i| list.item(i)?.dyn_into::<web_sys::Element>().ok()?.get_attribute("content"))
-        .collect()
 }
 
 /// Waits until the `load` event has ended and returns the navigation entry; `None` without one

@@ -297,16 +297,29 @@ fn with_page(f: impl FnOnce(&mut Page) -> Vec<Report>) {
         })
         .unwrap_or_default();
     let Some(provider) = provider else { return };
-    let parent = parent_context();
     for report in &reports {
-        emit(&provider, report, &parent);
+        emit(&provider, report, &parent_context(report));
     }
 }
 
-/// The trace the vitals belong to: the page load's, when the document-load instrumentation
-/// shares it; otherwise each vital is its own trace.
-fn parent_context() -> Context {
-    Context::new()
+/// The trace a vital belongs to: the page load's ([`crate::instrument::page_load`]: the
+/// `documentLoad` span, else the server's span that sent the HTML, else a new trace). A page
+/// restored from the bfcache was not loaded: its measurements are traces of their own. INP and
+/// CLS reported while a soft navigation is open (the page hidden while the new view loads)
+/// are that navigation's children; the value is still the page's so far, as `web-vitals`
+/// measures it. Never an open interaction (an explicit parent is never adopted).
+fn parent_context(report: &Report) -> Context {
+    if report.navigation_type == "back-forward-cache" {
+        return crate::instrument::page_load::explicit_root();
+    }
+    #[cfg(feature = "soft-navigations")]
+    if matches!(report.vital, Vital::Inp | Vital::Cls)
+        && let Some(navigation) =
+            crate::instrument::ambient::parent_of(Some(crate::instrument::ambient::Kind::Navigation))
+    {
+        return navigation;
+    }
+    crate::instrument::page_load::parent()
 }
 
 fn new_id() -> String {

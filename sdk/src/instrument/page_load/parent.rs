@@ -14,7 +14,7 @@ use crate::propagation::TraceContextPropagator;
 /// The `Server-Timing` metric name that carries the trace context.
 const METRIC: &str = "traceparent";
 
-/// The remote parent for `documentLoad`: from the navigation entry's `serverTiming`
+/// The remote parent of the page load (`documentLoad`, or the vitals without it): from the navigation entry's `serverTiming`
 /// (`(name, description)` pairs), else from the `content` of the page's `traceparent` metas.
 pub(super) fn remote_parent(server_timing: &[(String, String)], metas: &[String]) -> Option<SpanContext> {
     let from_header: Vec<&str> =
