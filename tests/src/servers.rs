@@ -50,17 +50,33 @@ pub struct FrontendOptions {
     /// Get the page (`/` and client routes) from this backend, which serves `dist/` itself
     /// (`CRUDDUR_DIST`), keeping its `Server-Timing`; the configuration is still this one.
     pub page_from: Option<String>,
+    /// The otel-web `encoding` (`json`, `protobuf`); the SDK's default (JSON) when `None`.
+    pub encoding: Option<String>,
+    /// The otel-web `compression` (`none`, `gzip`); the SDK's default (none) when `None`.
+    pub compression: Option<String>,
+    /// The otel-web `offlineStorageBytes`, the outbox's bound (0 turns it off); the SDK's
+    /// default when `None`.
+    pub offline_storage_bytes: Option<u32>,
 }
 
 /// `index.html` with the options applied.
 pub fn configure_page(index: &str, options: &FrontendOptions) -> anyhow::Result<String> {
-    let config = serde_json::json!({
+    let mut config = serde_json::json!({
         "serviceName": "frontend",
         "tracesEndpoint": if options.traces_endpoint.is_empty() { "/v1/traces" } else { &options.traces_endpoint },
         "propagateTraceHeaderCorsUrls": options.propagate_to,
         "batch": { "scheduledDelayMs": options.batch_delay_ms.max(1) },
         "instrumentGlobalFetch": options.instrument_global_fetch,
     });
+    if let Some(encoding) = &options.encoding {
+        config["encoding"] = encoding.as_str().into();
+    }
+    if let Some(compression) = &options.compression {
+        config["compression"] = compression.as_str().into();
+    }
+    if let Some(bytes) = options.offline_storage_bytes {
+        config["offlineStorageBytes"] = bytes.into();
+    }
     let open = "id=\"otel-web-config\">";
     let start = index.find(open).context("index.html has no otel-web-config block")? + open.len();
     let end = start + index[start..].find("</script>").context("unterminated otel-web-config")?;
@@ -179,6 +195,9 @@ mod tests {
         let options = FrontendOptions {
             api_base: "http://127.0.0.1:9".into(),
             status_url: Some("http://127.0.0.1:8/status".into()),
+            encoding: Some("protobuf".into()),
+            compression: Some("gzip".into()),
+            offline_storage_bytes: Some(4096),
             ..Default::default()
         };
         let page = configure_page(index, &options).expect("rewritten");
@@ -186,5 +205,10 @@ mod tests {
         assert!(page.contains(r#"<meta name="cruddur:status-url" content="http://127.0.0.1:8/status">"#));
         assert!(page.contains(r#""scheduledDelayMs":1"#));
         assert!(!page.contains("old"));
+        assert!(page.contains(r#""encoding":"protobuf""#));
+        assert!(page.contains(r#""compression":"gzip""#));
+        assert!(page.contains(r#""offlineStorageBytes":4096"#));
+        let plain = configure_page(index, &FrontendOptions::default()).expect("rewritten");
+        assert!(!plain.contains("encoding") && !plain.contains("compression") && !plain.contains("offline"));
     }
 }

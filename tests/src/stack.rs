@@ -135,6 +135,15 @@ pub struct StackOptions {
     pub status_url: Option<String>,
     /// Trace `window.fetch` itself (page configuration `instrumentGlobalFetch`).
     pub instrument_global_fetch: bool,
+    /// The otel-web `encoding`: `protobuf` by default, as Cruddur ships.
+    pub encoding: Option<String>,
+    /// The otel-web `compression`: `gzip` by default, as Cruddur ships.
+    pub compression: Option<String>,
+    /// The otel-web `offlineStorageBytes`; the SDK's default (1 MiB) when `None`.
+    pub offline_storage_bytes: Option<u32>,
+    /// Where the backend sends OTLP (its own spans and the browser's, through its relay) instead
+    /// of the explorer: a test's proxy in front of the explorer, say.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for StackOptions {
@@ -144,6 +153,10 @@ impl Default for StackOptions {
             browser_batch_delay_ms: 200,
             status_url: None,
             instrument_global_fetch: false,
+            encoding: Some("protobuf".into()),
+            compression: Some("gzip".into()),
+            offline_storage_bytes: None,
+            otlp_endpoint: None,
         }
     }
 }
@@ -165,7 +178,7 @@ impl Stack {
                 .env("CRUDDUR_FRONTEND_ORIGINS", &frontend_origin)
                 // The page comes from the backend, so the page load joins its trace.
                 .env("CRUDDUR_DIST", crate::project_root().join("dist"))
-                .env("OTEL_EXPORTER_OTLP_ENDPOINT", &explorer.url)
+                .env("OTEL_EXPORTER_OTLP_ENDPOINT", options.otlp_endpoint.as_deref().unwrap_or(&explorer.url))
                 .env("OTEL_BSP_SCHEDULE_DELAY", "100")
                 .env_remove("HONEYCOMB_API_KEY")
                 .env_remove("OTEL_TRACES_EXPORTER"),
@@ -181,6 +194,9 @@ impl Stack {
                 status_url: options.status_url.clone(),
                 instrument_global_fetch: options.instrument_global_fetch,
                 page_from: Some(backend.clone()),
+                encoding: options.encoding.clone(),
+                compression: options.compression.clone(),
+                offline_storage_bytes: options.offline_storage_bytes,
             },
             Mode::CrossOrigin => FrontendOptions {
                 api_base: backend.clone(),
@@ -191,6 +207,9 @@ impl Stack {
                 status_url: options.status_url.clone(),
                 instrument_global_fetch: options.instrument_global_fetch,
                 page_from: Some(backend.clone()),
+                encoding: options.encoding.clone(),
+                compression: options.compression.clone(),
+                offline_storage_bytes: options.offline_storage_bytes,
             },
         };
         let frontend = serve_frontend(&crate::project_root().join("dist"), frontend_port, page).await?;

@@ -19,6 +19,8 @@ mod web_vitals;
 mod page_load;
 // Two tabs and a reload of Cruddur are one session.
 mod sessions;
+// The collector is down for three page loads: every span arrives once; a full outbox drops the oldest.
+mod offline_journey;
 // A Rust panic, uncaught errors and long frames on the page reach the explorer.
 mod page_errors;
 // The examples under examples/ load and send one trace from span to server.
