@@ -121,14 +121,21 @@ async fn init_is_the_one_call_and_a_second_one_keeps_the_first_subscriber() {
     let _second = otel_web::tracing::init(config()).expect("still a provider");
     tracing::info_span!("checkout", items = 2).in_scope(|| tracing::warn!("card declined"));
     provider.force_flush().await.expect("flush");
-    let bodies = receiver.posts(1).await;
-    let spans: Vec<serde_json::Value> = bodies
-        .iter()
-        .filter(|r| r["path"] == "/v1/traces")
-        .flat_map(|r| support::spans_of(r["body"].as_str().unwrap_or_default()))
-        .collect();
-    let checkout =
-        spans.iter().find(|s| s["name"] == "checkout").expect("exported through the global subscriber");
+    // Other instrumentations compiled in (sessions, document load…) may export first.
+    let mut checkout = None;
+    for _ in 0..100 {
+        let posts = receiver.posts(1).await;
+        checkout = posts
+            .iter()
+            .filter(|r| r["path"] == "/v1/traces")
+            .flat_map(|r| support::spans_of(r["body"].as_str().unwrap_or_default()))
+            .find(|s| s["name"] == "checkout");
+        if checkout.is_some() {
+            break;
+        }
+        sleep(100).await;
+    }
+    let checkout = checkout.expect("exported through the global subscriber");
     assert_eq!(checkout["events"][0]["name"], "card declined");
 }
 
