@@ -40,17 +40,24 @@ pub fn App(
     }
 }
 
-/// Records every route change as a span.
+/// Names each route for otel-web's soft-navigation spans (`url.template`); the route changes
+/// themselves are recorded by otel-web.
 #[component]
 fn RouteSpans() -> impl IntoView {
     let location = use_location();
-    let previous = StoredValue::new(String::new());
     Effect::new(move |_| {
         let path = location.pathname.get();
-        let from = previous.get_value();
-        if !from.is_empty() && from != path {
-            telemetry::route_changed(&from, &path);
-        }
-        previous.set_value(path);
+        telemetry::route_matched(&path, route_template(&path));
     });
+}
+
+/// The route template of `path`, as the `<Routes>` above match it.
+fn route_template(path: &str) -> &'static str {
+    match path {
+        "/" => "/",
+        "/notifications" => "/notifications",
+        "/search" => "/search",
+        "/debug/panic" => "/debug/panic",
+        _ => "/:handle",
+    }
 }

@@ -1,12 +1,14 @@
 //! Tracing, the way a Rust developer wants to write it: the SDK starts once from the page's
 //! configuration, and each user action is one call to [`action`], whose span parents every
-//! traced fetch the action makes.
+//! traced fetch the action makes — and is itself a child of the click (or route change) that
+//! caused it, which otel-web's `interactions` and `softNavigations` record without the app
+//! passing a context.
 
 use std::future::Future;
 
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::context::FutureExt;
-use opentelemetry::trace::{Span, Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, global};
 use otel_web::TracerProvider;
 
@@ -51,10 +53,9 @@ where
     result
 }
 
-/// Records a route change as a span.
-pub fn route_changed(from: &str, to: &str) {
-    let mut span = global::tracer("cruddur-frontend").start("route change");
-    span.set_attribute(KeyValue::new("app.route.from", from.to_owned()));
-    span.set_attribute(KeyValue::new("url.path", to.to_owned()));
-    span.end();
+/// Names the route the app matched for `path` (`/:handle`): otel-web's `navigation` span,
+/// which records the change itself (from, to, and the new view's work as its children), gets
+/// it as `url.template`, whether the router matched before or after changing the URL.
+pub fn route_matched(path: &str, template: &str) {
+    otel_web::instrument::soft_navigations::set_route_template_for(path, template);
 }

@@ -5,6 +5,8 @@
 mod frontend_boots;
 // Sign in, load home, post, open a profile: one trace from the click to the database.
 mod click_to_database;
+// A real click on Crud is the trace's root down to the INSERT; route changes are navigations.
+mod click_journey;
 // The page on one origin, the API on another: CORS, the allowlist, and a third origin left alone.
 mod cross_origin;
 // Leaving the page right after a click loses no span.
