@@ -37,6 +37,13 @@
 //! children, and it ends at the last of them. A newer navigation ends it at once; so does a
 //! new interaction.
 //!
+//! **Routers that render first.** The span starts when the URL changes. A router that renders
+//! the new view (and starts its data loading) *before* it changes the URL — Leptos' router
+//! does — starts that work while only the click is open: it becomes the click's child and the
+//! navigation's sibling, still in the same trace. The span then covers the URL change to the
+//! view's idle point; a router integration that tells the SDK when navigation starts is the
+//! fix.
+//!
 //! Options: `quietMs` (100), `maxDurationMs` (10000), `navigationApi` (true: use the
 //! Navigation API where the browser has it).
 // The browser side uses the rest; natively only the logic's tests do.
