@@ -42,7 +42,7 @@ pub mod long_frames;
 #[cfg(feature = "web-vitals")]
 pub mod web_vitals;
 #[cfg(any(feature = "interactions", feature = "soft-navigations"))]
-pub(crate) mod ambient;
+pub mod ambient;
 #[cfg(feature = "interactions")]
 pub mod interactions;
 #[cfg(feature = "soft-navigations")]
