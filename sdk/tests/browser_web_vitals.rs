@@ -79,6 +79,8 @@ async fn fcp_and_ttfb_are_the_timelines_own_values_and_only_trusted_input_finali
         assert!(id.as_str().len() > 10, "{id}");
         let path = js("return location.pathname").as_string().unwrap();
         assert_eq!(attr(span, "url.path"), Some(Value::from(path)));
+        // No documentLoad and no server span on this page: each vital is a root.
+        assert_eq!(span.parent_span_id, opentelemetry::trace::SpanId::INVALID, "{span:?}");
         // The span is the part of the page the vital measures: from navigation start.
         let duration_ms = (span.end_time_unix_nano - span.start_time_unix_nano) as f64 / 1e6;
         assert!((duration_ms - number(span, "browser.web_vital.value")).abs() < 0.01, "{duration_ms}");
