@@ -10,9 +10,10 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::state::AppState;
 
-/// The request headers a traced browser sends.
+/// The request headers a traced browser sends (`content-encoding` with otel-web's gzipped
+/// exports to the relay).
 pub const ALLOWED_HEADERS: &[&str] =
-    &["traceparent", "tracestate", "baggage", "content-type", "x-amzn-trace-id"];
+    &["traceparent", "tracestate", "baggage", "content-type", "content-encoding", "x-amzn-trace-id"];
 
 /// The CORS layer for `origins`.
 pub fn layer(origins: &[String]) -> CorsLayer {

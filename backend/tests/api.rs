@@ -242,7 +242,9 @@ async fn cors_grants_only_configured_origins() {
     assert_eq!(headers.get("access-control-allow-origin").map(|v| v.as_bytes()), Some(FRONTEND.as_bytes()));
     let allow_headers =
         headers.get("access-control-allow-headers").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    for needed in ["traceparent", "tracestate", "baggage", "content-type", "x-amzn-trace-id"] {
+    for needed in
+        ["traceparent", "tracestate", "baggage", "content-type", "content-encoding", "x-amzn-trace-id"]
+    {
         assert!(allow_headers.contains(needed), "{needed} not allowed: {allow_headers}");
     }
     let unknown = preflight("https://evil.example").await.expect("preflight");
