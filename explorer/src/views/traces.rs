@@ -4,6 +4,11 @@
 //! parent. Where a SERVER span's parent is a CLIENT span of another service (the browser's
 //! fetch and the backend's handling of it), the time outside the server span but inside the
 //! client span is hatched and labelled: that is the network's share of the request.
+//!
+//! A browser page load (`documentLoad`) reads as a timeline: its `resourceFetch` rows are
+//! labelled by the file they fetched (the span name follows, muted), and the phase events of
+//! `documentLoad` and `documentFetch` (DNS, connect, request, response, DOM milestones) are
+//! tick marks on their bars, named on hover.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -107,6 +112,40 @@ pub fn network_hops(spans: &[StoredSpan]) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// Spans whose events are the phases of a page load (`otel-web`'s document-load), drawn as
+/// tick marks on their bars.
+const PHASED: &[&str] = &["documentLoad", "documentFetch"];
+
+/// A `resourceFetch` row is labelled by what it fetched: the last segment of its `url.full`
+/// path (`app_bg.wasm`), without query or fragment; `/` for the root.
+fn resource_label(span: &StoredSpan) -> Option<String> {
+    if span.name != "resourceFetch" {
+        return None;
+    }
+    let url = span.attributes.get("url.full")?.as_str()?;
+    let url = url.split(['?', '#']).next().unwrap_or(url);
+    let path = match url.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
+        None => url,
+    };
+    let segment = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    Some(if segment.is_empty() { "/".to_owned() } else { segment.to_owned() })
+}
+
+/// `text` in at most `max` characters: long ones keep their start and end (a hashed bundle's
+/// name and its extension) around an ellipsis.
+fn shorten(text: &str, max: usize) -> String {
+    let count = text.chars().count();
+    if count <= max {
+        return text.to_owned();
+    }
+    let head = (max - 1) / 2;
+    let tail = max - 1 - head;
+    let start: String = text.chars().take(head).collect();
+    let end: String = text.chars().skip(count - tail).collect();
+    format!("{start}…{end}")
+}
+
 const LABEL_WIDTH: f64 = 330.0;
 const BAR_WIDTH: f64 = 640.0;
 const ROW: f64 = 24.0;
@@ -166,13 +205,18 @@ fn render_waterfall(trace_id: &str, spans: &[StoredSpan], selected: Option<&str>
         let (bx, bw) = (x(span.start_ns), (x(span.end_ns) - x(span.start_ns)).max(1.5));
         let fill = color(&span.service);
         let stroke = if span.status_code == 2 { " stroke=\"#f31260\" stroke-width=\"2\"" } else { "" };
-        let label: String = span.name.chars().take(40).collect();
+        let name = match resource_label(span) {
+            // The resource first, the span name after it, muted.
+            Some(resource) => {
+                format!("{} <tspan class=muted>{}</tspan>", esc(&shorten(&resource, 32)), esc(&span.name))
+            }
+            None => esc(&span.name.chars().take(40).collect::<String>()),
+        };
         let _ = write!(
             svg,
             "<a href=\"?span={id}\" class=row><rect class=hit x=\"0\" y=\"{y}\" width=\"{w}\" height=\"{ROW}\" fill=\"transparent\"/>\
              <circle cx=\"{cx}\" cy=\"{cy}\" r=\"4\" fill=\"{fill}\"><title>{svc}</title></circle><text x=\"{lx}\" y=\"{ty}\"{bold}>{name}</text>\
-             <rect x=\"{bx:.1}\" y=\"{by}\" width=\"{bw:.1}\" height=\"14\" rx=\"2\" fill=\"{fill}\"{stroke}/>\
-             <text x=\"{dx:.1}\" y=\"{ty}\">{dur}</text></a>",
+             <rect x=\"{bx:.1}\" y=\"{by}\" width=\"{bw:.1}\" height=\"14\" rx=\"2\" fill=\"{fill}\"{stroke}/>",
             id = esc(&span.span_id),
             w = LABEL_WIDTH + BAR_WIDTH,
             cx = 8.0 + *depth as f64 * 12.0,
@@ -180,10 +224,28 @@ fn render_waterfall(trace_id: &str, spans: &[StoredSpan], selected: Option<&str>
             lx = 16.0 + *depth as f64 * 12.0,
             ty = y + 16.0,
             bold = if *i == selected_index { " font-weight=\"700\"" } else { "" },
-            name = esc(&label),
             svc = esc(&span.service),
             by = y + 5.0,
+        );
+        if PHASED.contains(&span.name.as_str()) {
+            for event in &span.events {
+                let Some(at) = event["time_ns"].as_i64() else { continue };
+                let tx = x(at.clamp(span.start_ns, span.end_ns.max(span.start_ns)));
+                let _ = write!(
+                    svg,
+                    "<line class=\"phase\" x1=\"{tx:.1}\" y1=\"{}\" x2=\"{tx:.1}\" y2=\"{}\" stroke=\"#0b1020\" stroke-width=\"1.5\"><title>{} +{}</title></line>",
+                    y + 3.0,
+                    y + 21.0,
+                    esc(event["name"].as_str().unwrap_or("")),
+                    ms((at as f64 - span.start_ns as f64) / 1e6),
+                );
+            }
+        }
+        let _ = write!(
+            svg,
+            "<text x=\"{dx:.1}\" y=\"{ty}\">{dur}</text></a>",
             dx = (bx + bw + 4.0).min(LABEL_WIDTH + BAR_WIDTH - 40.0),
+            ty = y + 16.0,
             dur = ms(span.duration_ms),
         );
     }
@@ -326,5 +388,38 @@ mod tests {
         let html = render_waterfall("t", &spans, Some("server")).0;
         assert!(html.contains("network"), "the network gap is labelled");
         assert!(html.contains("client 0.0 ms − server 0.0 ms"));
+    }
+
+    #[test]
+    fn a_resource_is_labelled_by_the_last_segment_of_its_url_path() {
+        let labelled = |name: &str, url: Option<&str>| {
+            let mut s = span("r", None, 1, "frontend", 0, 1);
+            s.name = name.into();
+            if let Some(url) = url {
+                s.attributes.insert("url.full".into(), url.into());
+            }
+            resource_label(&s)
+        };
+        let cases = [
+            ("http://127.0.0.1:3000/cruddur-frontend-cad_bg.wasm", "cruddur-frontend-cad_bg.wasm"),
+            ("https://cdn.example/a/b/style.css?v=3#x", "style.css"),
+            ("https://cdn.example/fonts/", "fonts"),
+            ("http://127.0.0.1:3000/", "/"),
+            ("http://127.0.0.1:3000", "/"),
+            ("http://h/p?next=/a/b.js", "p"),
+            ("relative/path/img.png", "img.png"),
+            ("", "/"),
+        ];
+        for (url, label) in cases {
+            assert_eq!(labelled("resourceFetch", Some(url)).as_deref(), Some(label), "{url}");
+        }
+        assert_eq!(labelled("resourceFetch", None), None, "no URL: the span name");
+        assert_eq!(
+            shorten("cruddur-frontend-cadaa06813fe5bfe_bg.wasm", 32),
+            "cruddur-fronten…13fe5bfe_bg.wasm"
+        );
+        assert_eq!(shorten("style.css", 32), "style.css");
+        assert_eq!(shorten("ééééé", 3), "é…é", "characters, not bytes");
+        assert_eq!(labelled("documentFetch", Some("http://h/x.js")), None, "only resources");
     }
 }
