@@ -140,13 +140,17 @@ const WEB_VITALS_VERSION: &str = "6.2.3";
 /// `npm ci` of the pinned `web-vitals` (the e2e tests' oracle) unless it is installed.
 fn web_vitals_oracle() -> anyhow::Result<()> {
     let dir = crate::project_root().join("tests/web-vitals");
-    let installed = std::fs::read_to_string(dir.join("node_modules/web-vitals/package.json")).unwrap_or_default();
+    let installed =
+        std::fs::read_to_string(dir.join("node_modules/web-vitals/package.json")).unwrap_or_default();
     let pinned = format!("\"version\": \"{WEB_VITALS_VERSION}\"");
     if !installed.contains(&pinned) {
-        println!("get  web-vitals {WEB_VITALS_VERSION} from npm, pinned by tests/web-vitals/package-lock.json");
+        println!(
+            "get  web-vitals {WEB_VITALS_VERSION} from npm, pinned by tests/web-vitals/package-lock.json"
+        );
         process::run(Command::new("npm").current_dir(&dir).args(["ci", "--no-audit", "--no-fund"]))?;
     }
-    let installed = std::fs::read_to_string(dir.join("node_modules/web-vitals/package.json")).unwrap_or_default();
+    let installed =
+        std::fs::read_to_string(dir.join("node_modules/web-vitals/package.json")).unwrap_or_default();
     if !installed.contains(&pinned) {
         bail!("tests/web-vitals/node_modules/web-vitals is not version {WEB_VITALS_VERSION} after npm ci");
     }

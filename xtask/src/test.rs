@@ -2,7 +2,8 @@
 //!
 //! 1. `cargo fmt --check`
 //! 2. clippy, native and wasm32, warnings denied
-//! 3. otel-web alone with its default features and with all of them: clippy, native and wasm32
+//! 3. otel-web alone with its default features and with all of them: clippy, native and wasm32,
+//!    and `cargo doc` with warnings denied
 //! 4. native unit and integration tests (otel-web also with all features)
 //! 5. the SDK's wasm tests in headless Chromium, all features (wasm-bindgen-test-runner + chromedriver)
 //! 6. the end-to-end tests: trunk builds the frontend and the examples are built, the e2e crate
@@ -70,7 +71,7 @@ pub(crate) fn run(flags: &flags::Test) -> anyhow::Result<()> {
     // Built alone, otel-web has exactly the features asked for (built with the frontend it
     // would get the frontend's): its default core and everything, each checked and tested.
     for (name, args) in SDK_FEATURE_SETS {
-        step(&format!("otel-web with {name}: clippy (native, wasm32)"));
+        step(&format!("otel-web with {name}: clippy (native, wasm32), docs without warnings"));
         process::run(
             process::cargo()
                 .args(["clippy", "-p", "otel-web", "--all-targets"])
@@ -82,6 +83,12 @@ pub(crate) fn run(flags: &flags::Test) -> anyhow::Result<()> {
                 .args(["clippy", "-p", "otel-web", "--all-targets", "--target", "wasm32-unknown-unknown"])
                 .args(*args)
                 .args(["--", "-D", "warnings"]),
+        )?;
+        process::run(
+            process::cargo()
+                .args(["doc", "-p", "otel-web", "--no-deps", "--target", "wasm32-unknown-unknown"])
+                .args(*args)
+                .env("RUSTDOCFLAGS", "-D warnings"),
         )?;
     }
 

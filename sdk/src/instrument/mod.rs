@@ -27,26 +27,26 @@
 //! cargo feature it needs. Instrumentations never break the page: where the browser lacks an
 //! API they need, they stay silent.
 
+#[cfg(any(feature = "interactions", feature = "soft-navigations"))]
+pub mod ambient;
 #[cfg(any(feature = "errors", feature = "long-frames"))]
 mod budget;
 #[cfg(feature = "document-load")]
 pub mod document_load;
+#[cfg(feature = "errors")]
+pub mod errors;
+#[cfg(feature = "interactions")]
+pub mod interactions;
+#[cfg(feature = "long-frames")]
+pub mod long_frames;
 #[cfg(any(feature = "document-load", feature = "web-vitals"))]
 pub(crate) mod page_load;
 #[cfg(feature = "sessions")]
 pub mod sessions;
-#[cfg(feature = "errors")]
-pub mod errors;
-#[cfg(feature = "long-frames")]
-pub mod long_frames;
-#[cfg(feature = "web-vitals")]
-pub mod web_vitals;
-#[cfg(any(feature = "interactions", feature = "soft-navigations"))]
-pub mod ambient;
-#[cfg(feature = "interactions")]
-pub mod interactions;
 #[cfg(feature = "soft-navigations")]
 pub mod soft_navigations;
+#[cfg(feature = "web-vitals")]
+pub mod web_vitals;
 
 use crate::error::ConfigError;
 use crate::trace::TracerProvider;

@@ -23,7 +23,7 @@
 //!
 //! The vitals of the page load are children of `documentLoad` (with `document-load`), else of
 //! the server's span that sent the HTML (`Server-Timing`/`<meta>` `traceparent`), else the
-//! roots of their own traces (see [`crate::instrument::page_load`]); a bfcache restore's are
+//! roots of their own traces (see the crate-private `instrument::page_load`); a bfcache restore's are
 //! roots. An open interaction never adopts them; INP and CLS reported while a soft navigation
 //! is open (feature `soft-navigations`) are its children. With the default parent-based
 //! sampler they follow the page load's sampling decision.

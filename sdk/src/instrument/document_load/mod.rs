@@ -13,13 +13,13 @@
 //! The SDK usually starts after `load` (the wasm loads late), so nothing is observed live: the
 //! navigation entry and the resource entries are read with `performance.getEntriesByType`
 //! once `loadEventEnd` is set (at once if it is; else after the `load` event and one task).
-//! Their times are on the `performance.now()` clock and go through [`crate::platform::clock`]
+//! Their times are on the `performance.now()` clock and go through the SDK's clock (`platform::clock`)
 //! like every other timestamp.
 //!
 //! **Started early, recorded late.** `documentLoad` itself is started when the instrumentation
 //! starts (its start time is navigation start) and completed from the timeline after load, so
 //! the web vitals reported meanwhile (FCP, TTFB) and later are its children: one trace for the
-//! page load ([`crate::instrument::page_load`] holds the shared context).
+//! page load (the crate-private `instrument::page_load` holds the shared context).
 //!
 //! **Joining the server's trace.** When the HTML response carried
 //! `Server-Timing: traceparent;desc="00-…"` (exposed on the navigation entry's `serverTiming`),
