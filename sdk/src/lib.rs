@@ -97,6 +97,7 @@
 //! | `interactions` | `interactions`: clicks, submits and key activations as spans (`click`, `app.widget.id` selector) that parent the fetches and spans their handlers start, in spawned futures too (`spawn_local` exact); rage clicks |
 //! | `soft-navigations` | `softNavigations`: route changes (Navigation API, or `pushState`/`replaceState`/`popstate`) as `navigation` spans to the new view's idle point, parenting its work; `set_route_template` |
 //! | `tracing` | `otel_web::tracing`: `tracing` spans (`#[instrument]`, `info_span!`) and events as otel-web spans and span events, parents of the traced fetches inside them; `tracing::init` is the one call |
+//! | `leptos` | `otel_web::leptos`: `Route` names Leptos route changes by their template (`/@:handle`) for `soft-navigations`; `TracedClient` traces each server function call into the server's trace |
 //! | `testing` | `export::InMemoryExporter`, for tests of instrumented code |
 //! | `protobuf` | OTLP/protobuf bodies (`encoding: "protobuf"`), hand-encoded: a third of JSON's bytes |
 //! | `gzip` | `Content-Encoding: gzip` (`compression: "gzip"`), compressed in the wasm, page-hide bodies too |
@@ -155,6 +156,8 @@ mod sync;
 pub mod trace;
 #[cfg(feature = "tracing")]
 pub mod tracing;
+#[cfg(feature = "leptos")]
+pub mod leptos;
 
 pub use config::{Config, ExporterKind};
 pub use error::{ConfigError, ExportError};
