@@ -29,7 +29,7 @@ pub use state::AppState;
 
 /// The API router.
 pub fn app(state: AppState) -> Router {
-    use routes::{activities, health, users};
+    use routes::{activities, health, server_fns, users};
     let api = Router::new()
         .route("/api/health", get(health::health))
         .route("/api/users", get(users::list))
@@ -39,6 +39,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/activities/@{handle}", get(activities::user))
         .route("/api/activities", post(activities::create))
         .route("/api/activities/{uuid}/reply", post(activities::reply))
+        // Server functions (cruddur_api::server_fns), traced like the routes around them.
+        .route("/api/search", post(server_fns::handle))
         .layer(axum::middleware::from_fn_with_state(state.clone(), http_trace::trace_request));
     // The relay is deliberately outside the tracing layer: no span per export, no feedback loop.
     let relay = Router::new().route("/v1/traces", post(relay::forward));

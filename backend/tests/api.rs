@@ -508,3 +508,43 @@ async fn the_binary_flushes_its_spans_on_sigterm() {
     assert!(names.contains(&"home-activities".to_owned()));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn a_server_function_call_continues_the_browser_trace_and_its_database_spans_are_beneath() {
+    let app = TestApp::start().await;
+    // What otel-web's TracedClient sends for `search_activities("prune")` (server_fn's PostUrl).
+    let response = app
+        .client
+        .post(format!("{}/api/search", app.base))
+        .header("traceparent", TRACEPARENT)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .body("term=prune")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    let found: Vec<cruddur_api::Activity> = response.json().await.expect("json");
+    assert!(!found.is_empty() && found.iter().all(|a| a.message.to_lowercase().contains("prune")), "{found:?}");
+    let server = app.span("POST /api/search");
+    assert_eq!(server.span_kind, SpanKind::Server);
+    assert_eq!(
+        server.span_context.trace_id(),
+        TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").expect("id")
+    );
+    assert_eq!(server.parent_span_id, SpanId::from_hex("00f067aa0ba902b7").expect("id"));
+    let db = app.span("SELECT activities");
+    assert_eq!(db.parent_span_id, server.span_context.span_id(), "the query runs inside the call");
+
+    // A bad term is the function's error, not a server failure.
+    let response = app
+        .client
+        .post(format!("{}/api/search", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("term=++")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 500, "server_fn answers a function's Err with 500");
+    assert!(response.text().await.expect("body").contains("1 to 100 characters"));
+}

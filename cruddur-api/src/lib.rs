@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod server_fns;
+
 /// A demo user, for the sign-in picker (`GET /api/users`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct User {

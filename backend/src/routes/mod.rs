@@ -2,4 +2,5 @@
 
 pub mod activities;
 pub mod health;
+pub mod server_fns;
 pub mod users;
