@@ -198,16 +198,21 @@ fn body_error<E: FromServerFnError>(e: impl std::fmt::Debug) -> E {
 impl<E: FromServerFnError> ClientRes<E> for TracedResponse {
     fn try_into_string(self) -> impl Future<Output = Result<String, E>> + Send {
         SendWrapper::new(async move {
-            let promise = self.response.text().map_err(body_error::<E>)?;
+            // The whole response, request included: dropping the request aborts the body.
+            let response = self;
+            let promise = response.response.text().map_err(body_error::<E>)?;
             let text = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(body_error::<E>)?;
+            drop(response);
             text.as_string().ok_or_else(|| body_error("not text"))
         })
     }
 
     fn try_into_bytes(self) -> impl Future<Output = Result<Bytes, E>> + Send {
         SendWrapper::new(async move {
-            let promise = self.response.array_buffer().map_err(body_error::<E>)?;
+            let response = self;
+            let promise = response.response.array_buffer().map_err(body_error::<E>)?;
             let buffer = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(body_error::<E>)?;
+            drop(response);
             Ok(Bytes::from(js_sys::Uint8Array::new(&buffer).to_vec()))
         })
     }
