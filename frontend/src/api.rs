@@ -102,9 +102,23 @@ pub async fn user_activities(handle: &str) -> Result<Vec<Activity>, ApiError> {
     get(&format!("/api/activities/@{}", encode(handle)), "/api/activities/@{handle}").await
 }
 
-/// Activities containing `term`.
+/// Activities containing `term`: a server function (`POST /api/search`), traced by otel-web's
+/// `TracedClient` into the backend's trace.
 pub async fn search(term: &str) -> Result<Vec<Activity>, ApiError> {
-    get(&format!("/api/activities/search?term={}", encode(term)), "/api/activities/search").await
+    use std::sync::Once;
+    static SERVER_URL: Once = Once::new();
+    // Server functions are called at the API's base, like every other request.
+    SERVER_URL.call_once(|| {
+        let base = base();
+        if !base.is_empty() {
+            let _ = server_fn::client::try_set_server_url(Box::leak(base.into_boxed_str()));
+        }
+    });
+    cruddur_api::server_fns::search_activities(term.to_owned()).await.map_err(|e| match e {
+        server_fn::ServerFnError::Args(message) => ApiError::Invalid { field: Some("term".into()), message },
+        server_fn::ServerFnError::Request(_) => ApiError::Network,
+        _ => ApiError::Server(500),
+    })
 }
 
 /// Posts an activity.

@@ -1,17 +1,17 @@
 //! The application shell: navigation with the sign-in picker, the routed page, the footer.
 
 use leptos::prelude::*;
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::hooks::use_location;
+use leptos_router::components::{Router, Routes};
 use leptos_router::path;
 use otel_web::TracerProvider;
+// leptos_router's <Route>, naming each route change by its template (`/:handle`).
+use otel_web::leptos::Route;
 
 use crate::components::footer::Footer;
 use crate::components::nav::Nav;
 use crate::pages::debug::DebugPanic;
 use crate::pages::{home::Home, notifications::Notifications, profile::Profile, search::Search};
 use crate::session::Session;
-use crate::telemetry;
 
 /// The Cruddur application root.
 #[component]
@@ -22,7 +22,6 @@ pub fn App(
     provide_context(Session::new(tracing));
     view! {
         <Router>
-            <RouteSpans />
             <Nav />
             <div class="shell">
                 <main id="app-ready" class="content">
@@ -37,27 +36,5 @@ pub fn App(
             </div>
             <Footer />
         </Router>
-    }
-}
-
-/// Names each route for otel-web's soft-navigation spans (`url.template`); the route changes
-/// themselves are recorded by otel-web.
-#[component]
-fn RouteSpans() -> impl IntoView {
-    let location = use_location();
-    Effect::new(move |_| {
-        let path = location.pathname.get();
-        telemetry::route_matched(&path, route_template(&path));
-    });
-}
-
-/// The route template of `path`, as the `<Routes>` above match it.
-fn route_template(path: &str) -> &'static str {
-    match path {
-        "/" => "/",
-        "/notifications" => "/notifications",
-        "/search" => "/search",
-        "/debug/panic" => "/debug/panic",
-        _ => "/:handle",
     }
 }

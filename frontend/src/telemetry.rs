@@ -52,10 +52,3 @@ where
     span.end();
     result
 }
-
-/// Names the route the app matched for `path` (`/:handle`): otel-web's `navigation` span,
-/// which records the change itself (from, to, and the new view's work as its children), gets
-/// it as `url.template`, whether the router matched before or after changing the URL.
-pub fn route_matched(path: &str, template: &str) {
-    otel_web::instrument::soft_navigations::set_route_template_for(path, template);
-}

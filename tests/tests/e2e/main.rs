@@ -27,6 +27,8 @@ mod offline_journey;
 mod page_errors;
 // The examples under examples/ load and send one trace from span to server.
 mod examples;
+// Leptos: routes named by their template; a server function continued by the backend.
+mod leptos_journey;
 
 use std::time::Duration;
 
