@@ -512,14 +512,14 @@ async fn the_binary_flushes_its_spans_on_sigterm() {
 #[tokio::test]
 async fn a_server_function_call_continues_the_browser_trace_and_its_database_spans_are_beneath() {
     let app = TestApp::start().await;
-    // What otel-web's TracedClient sends for `search_activities("prune")` (server_fn's PostUrl).
+    // What otel-web's TracedClient sends for `search_activities("prune")` (JSON input).
     let response = app
         .client
         .post(format!("{}/api/search", app.base))
         .header("traceparent", TRACEPARENT)
-        .header("content-type", "application/x-www-form-urlencoded")
+        .header("content-type", "application/json")
         .header("accept", "application/json")
-        .body("term=prune")
+        .body(r#"{"term":"prune"}"#)
         .send()
         .await
         .expect("request");
@@ -540,8 +540,8 @@ async fn a_server_function_call_continues_the_browser_trace_and_its_database_spa
     let response = app
         .client
         .post(format!("{}/api/search", app.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("term=++")
+        .header("content-type", "application/json")
+        .body(r#"{"term":"  "}"#)
         .send()
         .await
         .expect("request");

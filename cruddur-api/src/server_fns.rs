@@ -19,7 +19,12 @@ pub const MAX_SEARCH_TERM_CHARS: usize = 100;
 
 /// Activities containing `term` (1 to [`MAX_SEARCH_TERM_CHARS`] characters), newest first:
 /// `POST /api/search`.
-#[server(prefix = "/api", endpoint = "search", client = otel_web::leptos::TracedClient)]
+#[server(
+    prefix = "/api",
+    endpoint = "search",
+    input = server_fn::codec::Json,
+    client = otel_web::leptos::TracedClient
+)]
 pub async fn search_activities(term: String) -> Result<Vec<Activity>, ServerFnError> {
     let term = term.trim();
     if term.is_empty() || term.chars().count() > MAX_SEARCH_TERM_CHARS {
