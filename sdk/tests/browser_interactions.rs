@@ -321,8 +321,7 @@ async fn a_click_on_a_link_that_pushes_a_route_parents_the_navigation_and_its_fe
     let clicks = ended(&exporter, "otel-web.interactions", 1).await;
     let fetches = ended(&exporter, "otel-web.fetch", 1).await;
     history("replaceState", &before);
-    let (click, navigation, fetch) =
-        (named(&clicks, "click"), named(&navigations, "navigation"), &fetches[0]);
+    let (click, navigation, fetch) = (named(&clicks, "click"), &navigations[0], &fetches[0]);
     assert_eq!(navigation.parent_span_id, click.span_context.span_id());
     assert_eq!(fetch.parent_span_id, navigation.span_context.span_id(), "the new view's fetch");
     assert_eq!(attr(navigation, "otelweb.navigation.from").as_deref(), Some(before.as_str()));

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //!  click  (a[href="/notifications"])           ← the interaction that changed the route
-//!   └─ navigation  url.full=…/notifications, otelweb.navigation.from=…/, type=push, url.template
+//!   └─ /notifications  (the route template, else `navigation`) url.full=…/notifications,
+//!                      otelweb.navigation.from=…/, otelweb.navigation.type=push, url.template
 //!      └─ load notifications                   ← the new view's work
 //!         └─ GET /api/activities/notifications
 //! ```
@@ -327,12 +328,17 @@ mod imp {
             })
             .ok()
             .flatten();
-        if let Some(template) = template {
-            attributes.push(KeyValue::new(semconv::URL_TEMPLATE, template));
-        }
+        // Named by its route template when the app gave one (`/@:handle`), else `navigation`.
+        let name: std::borrow::Cow<'static, str> = match template {
+            Some(template) => {
+                attributes.push(KeyValue::new(semconv::URL_TEMPLATE, template.clone()));
+                template.into()
+            }
+            None => "navigation".into(),
+        };
         // No parent given: the tracer takes the open interaction, if any.
         let span = tracer
-            .span_builder("navigation")
+            .span_builder(name)
             .with_kind(SpanKind::Internal)
             .with_start_time(clock::to_system_time(clock::mono_to_unix_nanos(now)))
             .with_attributes(attributes)
@@ -368,7 +374,9 @@ mod imp {
             .flatten();
         match open {
             Some(cx) => {
-                cx.span().set_attribute(KeyValue::new(semconv::URL_TEMPLATE, template.to_owned()));
+                let span = cx.span();
+                span.set_attribute(KeyValue::new(semconv::URL_TEMPLATE, template.to_owned()));
+                span.update_name(template.to_owned());
                 true
             }
             None => false,

@@ -37,11 +37,14 @@ pub fn attr(span: &SpanData, key: &str) -> Option<String> {
     span.attribute(key).map(Value::to_string)
 }
 
-/// The `navigation` spans once `count` have ended.
+/// The navigation spans (named `navigation`, or by their route template) once `count` have ended.
 pub async fn navigations(exporter: &InMemoryExporter, count: usize) -> Vec<SpanData> {
     for _ in 0..200 {
-        let spans: Vec<SpanData> =
-            exporter.finished_spans().into_iter().filter(|s| s.name == "navigation").collect();
+        let spans: Vec<SpanData> = exporter
+            .finished_spans()
+            .into_iter()
+            .filter(|s| s.attribute("otelweb.navigation.type").is_some())
+            .collect();
         if spans.len() >= count {
             return spans;
         }
@@ -69,6 +72,7 @@ pub async fn pushed_routes_are_navigations_that_parent_the_new_views_work(export
     assert_eq!(attr(navigation, "url.path").as_deref(), Some("/@andrewbrown"));
     assert_eq!(attr(navigation, "otelweb.navigation.type").as_deref(), Some("push"));
     assert_eq!(attr(navigation, "url.template").as_deref(), Some("/@:handle"));
+    assert_eq!(navigation.name, "/@:handle", "named by its template (given after the URL changed)");
     let all = exporter.finished_spans();
     let child = all.iter().find(|s| s.name == "load profile").expect("the view's span");
     assert_eq!(child.parent_span_id, navigation.span_context.span_id());
@@ -122,4 +126,5 @@ pub async fn a_template_given_before_the_url_changes_names_the_navigation_to_its
     let spans = navigations(exporter, 1).await;
     history("replaceState", &before).expect("restore");
     assert_eq!(attr(&spans[0], "url.template").as_deref(), Some("/@:handle"));
+    assert_eq!(spans[0].name, "/@:handle", "named by its template (given before the URL changed)");
 }

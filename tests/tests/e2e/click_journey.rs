@@ -97,10 +97,11 @@ async fn a_click_on_crud_is_one_trace_down_to_the_insert_and_route_changes_are_n
     browser.wait_for_text(".page.profile h2", "@andrewbrown").await?;
     let profile = explorer
         .wait_for_trace(ARRIVAL, "the navigation to the profile", |t| {
-            t.iter().any(|s| s.name == "navigation") && t.iter().any(|s| s.name == "load profile")
+            t.iter().any(|s| s.name == "/:handle") && t.iter().any(|s| s.name == "load profile")
         })
         .await?;
-    let navigation = named(&profile, "frontend", "navigation");
+    // Named by its route template, not by the handle in the URL.
+    let navigation = named(&profile, "frontend", "/:handle");
     let click = named(&profile, "frontend", "click");
     child_of(navigation, click);
     assert_eq!(navigation.attr("url.template").as_deref(), Some("/:handle"), "{:#?}", navigation.attributes);

@@ -39,6 +39,7 @@ async fn a_server_function_call_is_continued_by_the_server_and_routes_are_named_
         .await?;
     let span = find(&navigation, |s| s.attr("otelweb.navigation.type").is_some(), "navigation span");
     assert_eq!(span.attr("url.template").as_deref(), Some("/search"), "{:#?}", span.attributes);
+    assert_eq!(span.name, "/search", "a navigation is named by its route template");
 
     // The search: a server function.
     browser.fill("#search-term", "prune").await?;
