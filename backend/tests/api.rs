@@ -525,7 +525,10 @@ async fn a_server_function_call_continues_the_browser_trace_and_its_database_spa
         .expect("request");
     assert_eq!(response.status(), 200);
     let found: Vec<cruddur_api::Activity> = response.json().await.expect("json");
-    assert!(!found.is_empty() && found.iter().all(|a| a.message.to_lowercase().contains("prune")), "{found:?}");
+    assert!(
+        !found.is_empty() && found.iter().all(|a| a.message.to_lowercase().contains("prune")),
+        "{found:?}"
+    );
     let server = app.span("POST /api/search");
     assert_eq!(server.span_kind, SpanKind::Server);
     assert_eq!(

@@ -94,9 +94,9 @@
 //! | `long-frames` | `longAnimationFrames`: long animation frames (or long tasks) as spans, with script attribution, capped per minute |
 //! | `web-vitals` | `webVitals`: LCP, INP, CLS, FCP and TTFB exactly as Google's `web-vitals` computes them, with its attribution, as spans named after each vital (`browser.web_vital.*`), reported when final |
 //! | `sessions` | `sessions`: `session.id` on every span, shared by the origin's tabs through `localStorage`, ending after inactivity (15 min) or at a maximum length (4 h); `session.start`/`session.end` markers; optional session-consistent sampling |
+//! | `tracing` | `otel_web::tracing`: `tracing` spans (`#[instrument]`, `info_span!`) and events as otel-web spans and span events, parents of the traced fetches inside them; `tracing::init` is the one call |
 //! | `interactions` | `interactions`: clicks, submits and key activations as spans (`click`, `app.widget.id` selector) that parent the fetches and spans their handlers start, in spawned futures too (`spawn_local` exact); rage clicks |
 //! | `soft-navigations` | `softNavigations`: route changes (Navigation API, or `pushState`/`replaceState`/`popstate`) as `navigation` spans to the new view's idle point, parenting its work; `set_route_template` |
-//! | `tracing` | `otel_web::tracing`: `tracing` spans (`#[instrument]`, `info_span!`) and events as otel-web spans and span events, parents of the traced fetches inside them; `tracing::init` is the one call |
 //! | `leptos` | `otel_web::leptos`: `Route` names Leptos route changes by their template (`/@:handle`) for `soft-navigations`; `TracedClient` traces each server function call into the server's trace |
 //! | `testing` | `export::InMemoryExporter`, for tests of instrumented code |
 //! | `protobuf` | OTLP/protobuf bodies (`encoding: "protobuf"`), hand-encoded: a third of JSON's bytes |
@@ -146,6 +146,8 @@ pub mod fetch;
 pub mod http;
 mod init;
 pub mod instrument;
+#[cfg(feature = "leptos")]
+pub mod leptos;
 mod platform;
 pub mod processor;
 pub mod propagation;
@@ -156,8 +158,6 @@ mod sync;
 pub mod trace;
 #[cfg(feature = "tracing")]
 pub mod tracing;
-#[cfg(feature = "leptos")]
-pub mod leptos;
 
 pub use config::{Config, ExporterKind};
 pub use error::{ConfigError, ExportError};
