@@ -29,11 +29,14 @@ fn spans(n: u32) -> Vec<SpanData> {
     exporter.finished_spans()
 }
 
+/// Encodes a batch of spans into one request body.
+type Encoder<'a> = Box<dyn Fn(&[SpanData]) -> Vec<u8> + 'a>;
+
 fn main() {
     let resource = Resource::builder().with_service_name("bench").build();
     let json_resource = otlp_json::encode_resource(&resource);
     let proto_resource = otlp_proto::encode_resource(&resource);
-    let modes: [(&str, Box<dyn Fn(&[SpanData]) -> Vec<u8>>); 4] = [
+    let modes: [(&str, Encoder<'_>); 4] = [
         ("json", Box::new(|s| otlp_json::encode_request(&json_resource, s).into_bytes())),
         ("json+gzip", Box::new(|s| gzip::compress(otlp_json::encode_request(&json_resource, s).as_bytes()))),
         ("protobuf", Box::new(|s| otlp_proto::encode_request(&proto_resource, s))),
