@@ -9,6 +9,7 @@ import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 
 let finished = [];
+let many = [];
 
 export function setup(collector) {
   const exporter = new OTLPTraceExporter({ url: collector });
@@ -51,12 +52,28 @@ export function prepare_encode() {
   const memory = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(memory)] });
   const tracer = provider.getTracer('bench');
-  for (let i = 0; i < 512; i++) recordOp(tracer, i);
-  finished = memory.getFinishedSpans();
+  for (let i = 0; i < 4096; i++) recordOp(tracer, i);
+  many = memory.getFinishedSpans();
+  finished = many.slice(0, 512);
 }
 
+// The request body's length in bytes (the serializer returns a Uint8Array).
 export function encode_512() {
   return JsonTraceSerializer.serializeRequest(finished).length;
+}
+
+// Spans one page-hide flush carries: OTel JS sends all spans in one body (sendBeacon or a
+// keepalive fetch), so the most spans whose body fits the browser's 64 KiB keepalive budget.
+export function spans_per_keepalive_flush(mode) {
+  if (mode !== 0) return 0;
+  let lo = 0;
+  let hi = many.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (JsonTraceSerializer.serializeRequest(many.slice(0, mid)).length <= 65536) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 export function instrument_fetch() {

@@ -18,6 +18,23 @@ export async function runBench(sdk, rounds) {
     for (let i = 0; i < reps; i++) sdk.encode_512();
     results.encode_ms.push((performance.now() - t0) / reps);
   }
+  // Each export mode the SDK has (OTel JS: JSON only): encode time of the 512 spans, the
+  // body's bytes, and the spans one 64 KiB keepalive flush carries.
+  const modes = [['json', sdk.encode_512], ['protobuf', sdk.encode_512_protobuf], ['protobuf_gzip', sdk.encode_512_protobuf_gzip]];
+  modes.forEach(([name, encode], mode) => {
+    if (!encode) return;
+    for (let i = 0; i < 5; i++) encode();
+    const times = [];
+    for (let r = 0; r < rounds; r++) {
+      const reps = 20;
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) encode();
+      times.push((performance.now() - t0) / reps);
+    }
+    results[`encode_${name}_ms`] = times;
+    results[`bytes_${name}`] = [encode()];
+    results[`flush_spans_${name}`] = [sdk.spans_per_keepalive_flush(mode)];
+  });
   const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
   const timeFetch = async (f, i) => {
     const t0 = performance.now();

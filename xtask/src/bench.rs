@@ -119,7 +119,17 @@ pub(crate) fn run(flags: &crate::flags::Bench) -> anyhow::Result<()> {
 
 /// otel-web's optional features, each measured on top of the core (`bench/size-app`'s features
 /// of the same names).
-const SIZE_FEATURES: &[&str] = &["page-config", "xray", "console", "server-timing", "clock-skew", "gloo-net"];
+const SIZE_FEATURES: &[&str] = &[
+    "page-config",
+    "xray",
+    "console",
+    "server-timing",
+    "clock-skew",
+    "gloo-net",
+    "protobuf",
+    "gzip",
+    "offline",
+];
 
 /// The features rustc 1.95 enables for `wasm32-unknown-unknown`, spelled out for wasm-opt.
 const WASM_FEATURES: &[&str] = &[

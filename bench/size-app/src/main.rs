@@ -41,6 +41,18 @@ fn start_sdk() {
     {
         config = config.with_clock_skew_correction(true);
     }
+    #[cfg(feature = "protobuf")]
+    {
+        config = config.with_encoding(otel_web::export::Encoding::Protobuf);
+    }
+    #[cfg(feature = "gzip")]
+    {
+        config = config.with_compression(otel_web::export::Compression::Gzip);
+    }
+    #[cfg(feature = "offline")]
+    {
+        config = config.with_offline_storage(otel_web::export::OFFLINE_STORAGE_BYTES_DEFAULT);
+    }
     if otel_web::init(config).is_ok() {
         opentelemetry::global::tracer("app").in_span("start", |_| {});
         let _ = otel_web::fetch::install_global();

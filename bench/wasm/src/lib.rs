@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use opentelemetry::trace::{Span, Tracer, TracerProvider as _};
 use opentelemetry::{KeyValue, global};
-use otel_web::export::{InMemoryExporter, OtlpHttpExporter, otlp_json};
+use otel_web::export::{
+    InMemoryExporter, KEEPALIVE_BUDGET_BYTES, KEEPALIVE_MAX_BODY_BYTES, OtlpHttpExporter, gzip, otlp_json,
+    otlp_proto,
+};
 use otel_web::processor::{BatchConfig, BatchSpanProcessor};
 use otel_web::trace::{SpanData, TracerProvider};
 use wasm_bindgen::prelude::*;
@@ -73,29 +76,82 @@ pub fn span_lifecycle(n: u32) {
     }
 }
 
-thread_local! {
-    static FINISHED: std::cell::RefCell<(String, Vec<SpanData>)> = const { std::cell::RefCell::new((String::new(), Vec::new())) };
+/// Finished spans to encode, and the resource in both encodings.
+#[derive(Default)]
+struct Prepared {
+    json_resource: String,
+    proto_resource: Vec<u8>,
+    /// The 512 spans of the encode figures.
+    spans: Vec<SpanData>,
+    /// More than any keepalive flush holds, for the spans-per-flush figure.
+    many: Vec<SpanData>,
 }
 
-/// Records 512 finished spans to encode.
+thread_local! {
+    static PREPARED: std::cell::RefCell<Prepared> = std::cell::RefCell::new(Prepared::default());
+}
+
+/// Records 512 finished spans to encode (and 4,096 for the keepalive figure).
 #[wasm_bindgen]
 pub fn prepare_encode() {
     let exporter = InMemoryExporter::default();
     let provider = TracerProvider::builder().with_simple_exporter(exporter.clone()).build();
     let tracer = provider.tracer("bench");
-    for i in 0..512 {
+    for i in 0..4096 {
         record_op(&tracer, i);
     }
-    let resource = otlp_json::encode_resource(provider.resource());
-    FINISHED.with(|f| *f.borrow_mut() = (resource, exporter.finished_spans()));
+    let many = exporter.finished_spans();
+    PREPARED.with(|p| {
+        *p.borrow_mut() = Prepared {
+            json_resource: otlp_json::encode_resource(provider.resource()),
+            proto_resource: otlp_proto::encode_resource(provider.resource()),
+            spans: many[..512].to_vec(),
+            many,
+        }
+    });
+}
+
+/// The request body for `spans` in `mode` (0 OTLP/JSON, 1 OTLP/protobuf, 2 OTLP/protobuf with
+/// gzip), as the exporter builds it; returns its length in bytes.
+fn encode(prepared: &Prepared, mode: u32, spans: &[SpanData]) -> usize {
+    match mode {
+        1 => otlp_proto::encode_request(&prepared.proto_resource, spans).len(),
+        2 => gzip::compress(&otlp_proto::encode_request(&prepared.proto_resource, spans)).len(),
+        _ => otlp_json::encode_request(&prepared.json_resource, spans).len(),
+    }
 }
 
 /// Encodes the 512 spans into one OTLP/JSON request body; returns its length.
 #[wasm_bindgen]
 pub fn encode_512() -> usize {
-    FINISHED.with(|f| {
-        let f = f.borrow();
-        otlp_json::encode_request(&f.0, &f.1).len()
+    PREPARED.with(|p| encode(&p.borrow(), 0, &p.borrow().spans))
+}
+
+/// Encodes the 512 spans into one OTLP/protobuf request body; returns its length.
+#[wasm_bindgen]
+pub fn encode_512_protobuf() -> usize {
+    PREPARED.with(|p| encode(&p.borrow(), 1, &p.borrow().spans))
+}
+
+/// Encodes the 512 spans into one gzipped OTLP/protobuf request body; returns its length.
+#[wasm_bindgen]
+pub fn encode_512_protobuf_gzip() -> usize {
+    PREPARED.with(|p| encode(&p.borrow(), 2, &p.borrow().spans))
+}
+
+/// Spans one page-hide flush carries in `mode`: the most spans one body of at most
+/// `KEEPALIVE_MAX_BODY_BYTES` (16 KiB, as sent) holds, times the bodies that fit the browser's
+/// 64 KiB keepalive budget.
+#[wasm_bindgen]
+pub fn spans_per_keepalive_flush(mode: u32) -> usize {
+    PREPARED.with(|p| {
+        let p = p.borrow();
+        let (mut lo, mut hi) = (0, p.many.len());
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            if encode(&p, mode, &p.many[..mid]) <= KEEPALIVE_MAX_BODY_BYTES { lo = mid } else { hi = mid - 1 }
+        }
+        lo * (KEEPALIVE_BUDGET_BYTES / KEEPALIVE_MAX_BODY_BYTES)
     })
 }
 

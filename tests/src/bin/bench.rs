@@ -355,6 +355,41 @@ async fn main() -> anyhow::Result<()> {
             "encode_ms",
             "≤ 0.5× OTel JS",
         ));
+        // Bytes on the wire, against OpenTelemetry JS's JSON exporter (`JsonTraceSerializer`).
+        let their_json = series(&theirs, "bytes_json").first().copied().unwrap_or(f64::NAN);
+        let modes = [
+            ("json", "OTLP JSON", "(reported)"),
+            ("protobuf", "OTLP protobuf", "(reported)"),
+            ("protobuf_gzip", "OTLP protobuf + gzip", "≤ 0.25× OTel JS"),
+        ];
+        for (key, label, goal) in modes {
+            let bytes = series(&ours, &format!("bytes_{key}")).first().copied().unwrap_or(f64::NAN);
+            rows.push(Row {
+                name: format!("Wire bytes per span, {label} (512-span body; OTel JS: JSON)"),
+                unit: "bytes/span",
+                ours: single(bytes / 512.0),
+                theirs: Some(single(their_json / 512.0)),
+                goal: goal.into(),
+            });
+        }
+        for (key, label, _) in modes {
+            rows.push(Row {
+                name: format!("Spans per 64 KiB keepalive flush, {label} (OTel JS: JSON, one body)"),
+                unit: "spans",
+                ours: stat(&series(&ours, &format!("flush_spans_{key}"))),
+                theirs: Some(stat(&series(&theirs, "flush_spans_json"))),
+                goal: "(reported)".into(),
+            });
+        }
+        for (key, label, _) in &modes[1..] {
+            rows.push(Row {
+                name: format!("Export encoding (512 spans → {label}; OTel JS: JSON)"),
+                unit: "ms",
+                ours: stat(&series(&ours, &format!("encode_{key}_ms"))),
+                theirs: Some(stat(&series(&theirs, "encode_ms"))),
+                goal: if *key == "protobuf_gzip" { "≤ 0.5× OTel JS".into() } else { "(reported)".into() },
+            });
+        }
         rows.push(side_by_side(
             "Traced fetch overhead (median, loopback)",
             "µs",
@@ -376,7 +411,17 @@ async fn main() -> anyhow::Result<()> {
             theirs: Some(single(js_with - js_without)),
             goal: "≤ 1.0×, then ≤ 0.5× OTel JS".into(),
         });
-        for feature in ["page-config", "xray", "console", "server-timing", "clock-skew", "gloo-net"] {
+        for feature in [
+            "page-config",
+            "xray",
+            "console",
+            "server-timing",
+            "clock-skew",
+            "gloo-net",
+            "protobuf",
+            "gzip",
+            "offline",
+        ] {
             let dir = sizes.join(format!("with-{feature}"));
             if !dir.exists() {
                 continue;
