@@ -312,8 +312,14 @@ async fn a_full_outbox_drops_the_oldest_spans_counts_them_and_the_page_carries_o
     assert!(dropped > 0, "a 6 KiB outbox held three page loads");
     assert!(dropped >= lost.len() as u64, "{} spans left the outbox, {dropped} counted", lost.len());
     // The oldest went: the first spans stored are gone, the newest page's are there.
-    assert!(!kept.first.is_empty() && kept.first.iter().all(|id| !final_ids.contains(id)));
-    assert!(final_ids.iter().any(|id| kept.seen.get(id).is_some_and(|n| n == "load home")));
+    assert!(
+        !kept.first.is_empty() && kept.first.iter().all(|id| !final_ids.contains(id)),
+        "the first spans stored are still there"
+    );
+    assert!(
+        final_ids.iter().any(|id| kept.seen.get(id).is_some_and(|n| n == "load home")),
+        "the last page's action was dropped"
+    );
 
     // Back: the rest arrives, and the next export reports the count.
     stack.explorer.restart().await?;
