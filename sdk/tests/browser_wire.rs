@@ -74,7 +74,7 @@ fn span(i: u64) -> SpanData {
         attributes: vec![
             KeyValue::new("app.index", i as i64),
             KeyValue::new("app.kind", "benchmark"),
-            KeyValue::new("app.even", i % 2 == 0),
+            KeyValue::new("app.even", i.is_multiple_of(2)),
             KeyValue::new("app.ratio", 0.5),
             KeyValue::new("app.label", format!("label-{}", i % 7)),
         ],
@@ -151,7 +151,7 @@ async fn the_keepalive_flush_counts_compressed_bytes_and_fits_far_more_spans() {
     assert_eq!(stats.offline_saved, 0, "no outbox was configured");
     assert_eq!(all.len(), 3000, "{} distinct spans arrived", all.len());
     // The newest bodies went with keepalive: count their spans.
-    bodies.sort_by(|a, b| b.0.cmp(&a.0));
+    bodies.sort_by_key(|b| std::cmp::Reverse(b.0));
     let keepalive_spans: usize = bodies.iter().take(stats.keepalive_requests as usize).map(|b| b.1).sum();
     web_sys::console::log_1(
         &format!(

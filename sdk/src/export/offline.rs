@@ -35,7 +35,7 @@ const DROPPED_KEY: &str = "otel-web.outbox-dropped";
 /// Which tab is sending the outbox, until when.
 const LEASE_KEY: &str = "otel-web.outbox-lease";
 /// How long a lease holds without renewal.
-const LEASE_MS: f64 = 30_000.0;
+const LEASE_MS: u64 = 30_000;
 
 /// Default bound of the outbox: 1 MiB.
 pub const OFFLINE_STORAGE_BYTES_DEFAULT: u32 = 1024 * 1024;
@@ -193,11 +193,13 @@ impl Outbox {
 
     /// Takes or renews the lease on sending the outbox; `false` if another tab holds it.
     pub(crate) fn lease(&self, now_ms: f64) -> bool {
+        // Whole milliseconds: no float formatting or parsing in the bundle for this.
+        let now_ms = now_ms.max(0.0) as u64;
         let mine = format!("{:08x}", self.tab);
         if let Some(lease) = self.store.get(LEASE_KEY)
             && let Some((owner, until)) = lease.split_once(';')
             && owner != mine
-            && until.parse::<f64>().is_ok_and(|until| until > now_ms)
+            && until.parse::<u64>().is_ok_and(|until| until > now_ms)
         {
             return false;
         }
@@ -431,7 +433,7 @@ mod tests {
         assert!(a.lease(1_000.0));
         *b.store.items.borrow_mut() = a.store.items.borrow().clone();
         assert!(!b.lease(2_000.0), "held by a");
-        assert!(b.lease(1_000.0 + LEASE_MS + 1.0), "expired");
+        assert!(b.lease(1_000.0 + LEASE_MS as f64 + 1.0), "expired");
         a.release();
         assert!(a.lease(3_000.0), "released");
     }
