@@ -27,6 +27,9 @@ export function setup_outage(collector) {
   provider.register();
 }
 
+// Nothing to drop on this side: OTel JS does not flush its queue when the page goes away.
+export function teardown() {}
+
 // No WebAssembly memory on this side.
 export function wasm_memory_bytes() {
   return 0;

@@ -60,6 +60,7 @@ export async function runBench(sdk, rounds) {
     results.untraced_fetch_us.push(median(untraced));
     results.fetch_overhead_us.push(median(traced) - median(untraced));
   }
+  sdk.teardown();
   window.benchResults = results;
   document.title = 'done';
 }
@@ -82,5 +83,6 @@ export async function runMemory(sdk) {
     js_heap_mib: [performance.memory ? performance.memory.usedJSHeapSize / mib : 0],
     wasm_memory_mib: [sdk.wasm_memory_bytes() / mib],
   };
+  sdk.teardown();
   document.title = 'done';
 }

@@ -46,6 +46,14 @@ pub fn setup_outage(collector: &str) {
     global::set_tracer_provider(provider);
 }
 
+/// Drops the benchmark's provider (and with it the page-hide listener), so the tens of
+/// thousands of spans the quiet batch processor holds are not sent when the runner leaves the
+/// page: that flood of requests would queue the next page's own requests behind it.
+#[wasm_bindgen]
+pub fn teardown() {
+    global::set_tracer_provider(TracerProvider::builder().build());
+}
+
 /// The size of this module's linear memory (it only grows: the high-water mark).
 #[wasm_bindgen]
 pub fn wasm_memory_bytes() -> f64 {
