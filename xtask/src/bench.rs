@@ -129,6 +129,14 @@ const SIZE_FEATURES: &[&str] = &[
     "protobuf",
     "gzip",
     "offline",
+    "document-load",
+    "web-vitals",
+    "sessions",
+    "errors",
+    "long-frames",
+    "interactions",
+    "soft-navigations",
+    "tracing",
 ];
 
 /// The features rustc 1.95 enables for `wasm32-unknown-unknown`, spelled out for wasm-opt.

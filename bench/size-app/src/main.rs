@@ -53,7 +53,12 @@ fn start_sdk() {
     {
         config = config.with_offline_storage(otel_web::export::OFFLINE_STORAGE_BYTES_DEFAULT);
     }
-    if otel_web::init(config).is_ok() {
+    // The page instrumentations need no code here: init starts every one compiled in.
+    #[cfg(feature = "tracing")]
+    let started = otel_web::tracing::init(config).is_ok();
+    #[cfg(not(feature = "tracing"))]
+    let started = otel_web::init(config).is_ok();
+    if started {
         opentelemetry::global::tracer("app").in_span("start", |_| {});
         let _ = otel_web::fetch::install_global();
     }

@@ -411,21 +411,13 @@ async fn main() -> anyhow::Result<()> {
             theirs: Some(single(js_with - js_without)),
             goal: "≤ 1.0×, then ≤ 0.5× OTel JS".into(),
         });
-        for feature in [
-            "page-config",
-            "xray",
-            "console",
-            "server-timing",
-            "clock-skew",
-            "gloo-net",
-            "protobuf",
-            "gzip",
-            "offline",
-        ] {
+        // One directory per optional feature, built by `cargo xtask bench` (its SIZE_FEATURES).
+        let mut features: Vec<String> = std::fs::read_dir(sizes)?
+            .filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix("with-").map(str::to_owned))
+            .collect();
+        features.sort();
+        for feature in features {
             let dir = sizes.join(format!("with-{feature}"));
-            if !dir.exists() {
-                continue;
-            }
             let size = gzip_size(&files(&dir, &["wasm", "js"])?)?;
             rows.push(Row {
                 name: format!("+ feature `{feature}` (gzip -9, on top of the core)"),
