@@ -63,8 +63,13 @@ const MAX_OPEN: usize = 4;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// A click, submit or key activation.
+    #[cfg_attr(not(feature = "interactions"), allow(dead_code, reason = "opened by `interactions` only"))]
     Interaction,
     /// A soft navigation (route change).
+    #[cfg_attr(
+        not(feature = "soft-navigations"),
+        allow(dead_code, reason = "opened by `soft-navigations` only")
+    )]
     Navigation,
 }
 
@@ -240,6 +245,7 @@ pub(crate) fn adopt(scope: &str) -> Option<Context> {
 
 /// The event that opened scope `id` has been dispatched (at `at`): from now on the scope can be
 /// idle.
+#[cfg_attr(not(feature = "interactions"), allow(dead_code, reason = "interactions only"))]
 pub(crate) fn dispatch_ended(id: u64, at: f64) {
     with_state(|state| {
         if let Some(scope) = state.open.iter_mut().find(|s| s.id == id && s.dispatching) {
@@ -251,6 +257,7 @@ pub(crate) fn dispatch_ended(id: u64, at: f64) {
 
 /// Another event belonging to scope `id` is being dispatched (a form's `submit` after the click
 /// on its button). Returns whether the scope is still open.
+#[cfg_attr(not(feature = "interactions"), allow(dead_code, reason = "interactions only"))]
 pub(crate) fn dispatch_again(id: u64) -> bool {
     with_state(|state| match state.open.iter_mut().find(|s| s.id == id) {
         Some(scope) => {
