@@ -62,7 +62,7 @@ mod policy;
 pub mod server_timing;
 #[cfg(feature = "clock-skew")]
 pub mod skew;
-mod timing;
+pub(crate) mod timing;
 mod traced;
 pub mod url;
 

@@ -56,23 +56,40 @@ pub(crate) struct ResourceEntry {
 
 impl ResourceEntry {
     /// The phases as `(event name, time)`, in order, leaving out those the browser did not
-    /// expose (zero without `Timing-Allow-Origin`, or skipped on a reused connection).
+    /// expose (see [`network_phases`]).
     pub(crate) fn phases(&self) -> Vec<(&'static str, f64)> {
-        [
-            ("fetchStart", self.fetch_start),
-            ("domainLookupStart", self.domain_lookup_start),
-            ("domainLookupEnd", self.domain_lookup_end),
-            ("connectStart", self.connect_start),
-            ("secureConnectionStart", self.secure_connection_start),
-            ("connectEnd", self.connect_end),
-            ("requestStart", self.request_start),
-            ("responseStart", self.response_start),
-            ("responseEnd", self.response_end),
-        ]
-        .into_iter()
-        .filter(|(_, t)| *t > 0.0)
-        .collect()
+        network_phases([
+            self.fetch_start,
+            self.domain_lookup_start,
+            self.domain_lookup_end,
+            self.connect_start,
+            self.secure_connection_start,
+            self.connect_end,
+            self.request_start,
+            self.response_start,
+            self.response_end,
+        ])
     }
+}
+
+/// The Resource Timing names of a fetch's network phases, in the order they happen.
+const NETWORK_PHASES: [&str; 9] = [
+    "fetchStart",
+    "domainLookupStart",
+    "domainLookupEnd",
+    "connectStart",
+    "secureConnectionStart",
+    "connectEnd",
+    "requestStart",
+    "responseStart",
+    "responseEnd",
+];
+
+/// The network phases as `(event name, time)` from their times in [`NETWORK_PHASES`] order,
+/// leaving out those the browser did not expose (zero without `Timing-Allow-Origin`, or skipped
+/// on a reused connection). Shared by traced fetches and the document load's fetches.
+pub(crate) fn network_phases(times: [f64; 9]) -> Vec<(&'static str, f64)> {
+    NETWORK_PHASES.into_iter().zip(times).filter(|(_, t)| *t > 0.0).collect()
 }
 
 /// The observer and the callback it holds (kept alive together).

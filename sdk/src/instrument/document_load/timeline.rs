@@ -38,22 +38,19 @@ pub(super) struct Fetch {
 
 impl Fetch {
     /// The network phases as `(event name, time)` in the order they happen, without those the
-    /// browser did not expose (zero without `Timing-Allow-Origin`, or on a reused connection).
+    /// browser did not expose (the traced fetch's rule: [`crate::fetch::timing::network_phases`]).
     pub(super) fn phases(&self) -> Vec<(&'static str, f64)> {
-        [
-            ("fetchStart", self.fetch_start),
-            ("domainLookupStart", self.domain_lookup_start),
-            ("domainLookupEnd", self.domain_lookup_end),
-            ("connectStart", self.connect_start),
-            ("secureConnectionStart", self.secure_connection_start),
-            ("connectEnd", self.connect_end),
-            ("requestStart", self.request_start),
-            ("responseStart", self.response_start),
-            ("responseEnd", self.response_end),
-        ]
-        .into_iter()
-        .filter(|(_, t)| *t > 0.0)
-        .collect()
+        crate::fetch::timing::network_phases([
+            self.fetch_start,
+            self.domain_lookup_start,
+            self.domain_lookup_end,
+            self.connect_start,
+            self.secure_connection_start,
+            self.connect_end,
+            self.request_start,
+            self.response_start,
+            self.response_end,
+        ])
     }
 }
 
