@@ -105,8 +105,10 @@ struct Observed {
 #[derive(Default)]
 struct Store {
     entries: VecDeque<Observed>,
-    /// Traced calls in flight: URL and when `fetch()` was called.
-    calls: Vec<(String, f64)>,
+    /// Traced calls in flight: registration id, URL and when `fetch()` was called.
+    calls: Vec<(u64, String, f64)>,
+    /// The last registration id handed out (0 means "not registered").
+    next_call: u64,
     observer: Option<Observer>,
     /// Told when new entries arrive, or when their deadline (monotonic ms) has passed.
     waiting: Vec<(f64, sync::Sender<()>)>,
@@ -244,25 +246,31 @@ fn sweep() {
 /// A traced call in flight; dropping it ends the registration.
 #[derive(Debug)]
 pub(crate) struct InFlight {
-    url: String,
-    called_at: f64,
+    id: u64,
 }
 
 /// Registers a call of `url` made at monotonic time `called_at` until the guard is dropped.
+/// The guard holds only an id, so the fetch path copies the URL once.
 pub(crate) fn register(url: &str, called_at: f64) -> InFlight {
-    let _ = STORE.try_with(|store| {
-        if let Ok(mut store) = store.try_borrow_mut() {
-            store.calls.push((url.to_owned(), called_at));
-        }
-    });
-    InFlight { url: url.to_owned(), called_at }
+    let id = STORE
+        .try_with(|store| {
+            let mut store = store.try_borrow_mut().ok()?;
+            store.next_call = store.next_call.wrapping_add(1);
+            let id = store.next_call;
+            store.calls.push((id, url.to_owned(), called_at));
+            Some(id)
+        })
+        .ok()
+        .flatten()
+        .unwrap_or(0);
+    InFlight { id }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
         let _ = STORE.try_with(|store| {
             if let Ok(mut store) = store.try_borrow_mut()
-                && let Some(i) = store.calls.iter().position(|(u, t)| *t == self.called_at && *u == self.url)
+                && let Some(i) = store.calls.iter().position(|(id, ..)| *id == self.id)
             {
                 store.calls.swap_remove(i);
             }
@@ -310,8 +318,12 @@ pub(crate) fn claim(url: &str, called_at: f64, headers_at: f64, now: f64) -> Opt
                 .filter(|(_, e)| e.name == url)
                 .map(|(i, e)| (i, (e.start_time, e.entry.response_start())))
                 .unzip();
-            let others: Vec<f64> =
-                store.calls.iter().filter(|(u, t)| u == url && *t != called_at).map(|(_, t)| *t).collect();
+            let others: Vec<f64> = store
+                .calls
+                .iter()
+                .filter(|(_, u, t)| u == url && *t != called_at)
+                .map(|(_, _, t)| *t)
+                .collect();
             let index = pick(&candidates, called_at, headers_at, &others).map(|i| indices[i]);
             Some((index.and_then(|i| store.entries.remove(i)).map(read), woken))
         })
